@@ -1,0 +1,1 @@
+"""Shelter Watch gateway: the only public door (routing, API keys, rate limits, merged OpenAPI)."""

@@ -1,0 +1,126 @@
+"""One OpenAPI document for the whole public API.
+
+`merge` is pure: it keeps only the upstream paths the gateway exposes, rewritten to their public
+prefixes, prefixes colliding component names with the service name, tags every operation with its
+service, and adds the API key security schemes. `OpenApiCache` fetches the upstream documents with a
+TTL and tolerates an upstream that is down (its paths are left out until it answers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from gateway.routes import public_path
+
+log = logging.getLogger(__name__)
+Doc = dict[str, Any]
+SECURITY_SCHEMES: Doc = {
+    "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    "BearerAuth": {"type": "http", "scheme": "bearer"},
+}
+COMPONENT_KINDS = ("schemas", "responses", "parameters", "requestBodies", "headers", "examples")
+
+
+def _colliding(docs: Mapping[str, Doc], kind: str) -> set[str]:
+    """Names of `kind` components defined differently by two or more services."""
+    seen: dict[str, Any] = {}
+    clashes: set[str] = set()
+    for doc in docs.values():
+        for name, body in doc.get("components", {}).get(kind, {}).items():
+            if name in seen and seen[name] != body:
+                clashes.add(name)
+            seen.setdefault(name, body)
+    return clashes
+
+
+def _rename_refs(node: Any, renames: Mapping[str, str]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref in renames:
+            return {**{k: _rename_refs(v, renames) for k, v in node.items()}, "$ref": renames[ref]}
+        return {k: _rename_refs(v, renames) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_rename_refs(v, renames) for v in node]
+    return node
+
+
+def _service_prefix(service: str) -> str:
+    return "".join(part.capitalize() for part in service.split("-"))
+
+
+def merge(own: Doc, upstream_docs: Mapping[str, Doc]) -> Doc:
+    """The public document: `own` (the gateway's routes) plus every upstream's exposed paths."""
+    merged = copy.deepcopy(own)
+    paths: Doc = merged.setdefault("paths", {})
+    components: Doc = merged.setdefault("components", {})
+    clashes = {kind: _colliding(upstream_docs, kind) for kind in COMPONENT_KINDS}
+    for service, doc in upstream_docs.items():
+        renames = {
+            f"#/components/{kind}/{name}": f"#/components/{kind}/{_service_prefix(service)}{name}"
+            for kind in COMPONENT_KINDS
+            for name in clashes[kind]
+        }
+        doc = _rename_refs(doc, renames)
+        for kind in COMPONENT_KINDS:
+            for name, body in doc.get("components", {}).get(kind, {}).items():
+                new = f"{_service_prefix(service)}{name}" if name in clashes[kind] else name
+                components.setdefault(kind, {})[new] = body
+        for path, item in doc.get("paths", {}).items():
+            public = public_path(service, path)
+            if public is not None:
+                paths[public] = _tag_operations(service, item)
+    components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
+    merged["security"] = [{"ApiKeyHeader": []}, {"BearerAuth": []}]
+    merged["openapi"] = own.get("openapi", "3.1.0")
+    return merged
+
+
+def _tag_operations(service: str, item: Doc) -> Doc:
+    out: Doc = {}
+    for method, operation in item.items():
+        if isinstance(operation, dict) and "responses" in operation:
+            operation = {**operation, "tags": [service]}
+            if "operationId" in operation:
+                operation["operationId"] = f"{service}_{operation['operationId']}"
+        out[method] = operation
+    return out
+
+
+class OpenApiCache:
+    """Upstream OpenAPI documents, fetched concurrently and kept for `ttl_s` seconds."""
+
+    def __init__(
+        self, client: httpx.AsyncClient, urls: Mapping[str, str], *, ttl_s: float, timeout_s: float
+    ) -> None:
+        self._client = client
+        self._urls = urls
+        self._ttl = ttl_s
+        self._timeout = timeout_s
+        self._docs: dict[str, tuple[float, Doc]] = {}
+
+    async def documents(self, request_id: str) -> dict[str, Doc]:
+        now = time.monotonic()
+        stale = [n for n in self._urls if n not in self._docs or now - self._docs[n][0] > self._ttl]
+        fetched = await asyncio.gather(*(self._fetch(n, request_id) for n in stale))
+        for name, doc in zip(stale, fetched, strict=True):
+            if doc is not None:
+                self._docs[name] = (now, doc)
+        return {name: entry[1] for name, entry in self._docs.items()}
+
+    async def _fetch(self, name: str, request_id: str) -> Doc | None:
+        url, headers = f"{self._urls[name]}/openapi.json", {"x-request-id": request_id}
+        try:
+            response = await self._client.get(url, timeout=self._timeout, headers=headers)
+            response.raise_for_status()
+            doc = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            log.warning("openapi of %s unavailable: %r", name, exc)
+            return None
+        return doc if isinstance(doc, dict) else None

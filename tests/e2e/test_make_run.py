@@ -1,0 +1,208 @@
+"""End to end through `make run`'s own launcher: real Redis, four real services, the simulator.
+
+Everything a user does in the README's walkthrough happens here over HTTP at the gateway.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.servers import ROOT, free_port, wait_until
+
+pytestmark = pytest.mark.slow
+API_KEY = "e2e-admin-key"
+
+
+@dataclass
+class Run:
+    proc: subprocess.Popen[bytes]
+    base: int
+    var_dir: Path
+
+    @property
+    def gateway(self) -> str:
+        return f"http://127.0.0.1:{self.base}"
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.gateway, headers={"X-API-Key": API_KEY}, timeout=10)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        return self.proc.wait(timeout=60)
+
+
+def port_block_free(base: int, n: int = 10) -> bool:
+    for port in range(base, base + n):
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+def start_run(var_dir: Path, base: int, redis_port: int) -> Run:
+    log = open(var_dir.parent / f"run-{base}.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "tools" / "run_local.py"),
+            "--var-dir",
+            str(var_dir),
+            "--port-base",
+            str(base),
+            "--redis-port",
+            str(redis_port),
+            "--api-key",
+            API_KEY,
+            "--poll-interval",
+            "1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env={**os.environ},
+    )
+    run = Run(proc, base, var_dir)
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"run_local exited with {proc.returncode}")
+        return b"ready in" in (var_dir.parent / f"run-{base}.log").read_bytes()
+
+    wait_until(ready, timeout=180, interval=0.5, what="make run to be ready")
+    return run
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    base = wait_until(
+        lambda: next((b for b in [free_port() // 10 * 10] if b < 65000 and port_block_free(b)), 0),
+        timeout=10,
+        what="a free block of ports",
+    )
+    var_dir = tmp_path_factory.mktemp("run") / "var"
+    run = start_run(var_dir, base, free_port())
+    yield run
+    run.stop()
+
+
+def occupant(client: httpx.Client, space: str) -> str | None:
+    resp = client.get(f"/api/v1/spaces/{space}")
+    return str(resp.json()["occupant"]) if resp.status_code == 200 else None
+
+
+def push_folder(client: httpx.Client, camera: str, folder: Path, request_id: str) -> list[str]:
+    ids = []
+    for photo in sorted(folder.glob("*.jpg")):
+        resp = client.put(
+            f"/api/v1/cameras/{camera}/frame",
+            content=photo.read_bytes(),
+            headers={"Content-Type": "image/jpeg", "X-Request-ID": request_id},
+        )
+        assert resp.status_code == 202, resp.text
+        assert resp.headers["location"].startswith("/api/v1/frames/")
+        ids.append(resp.json()["frame_id"])
+    return ids
+
+
+def register_push_camera(client: httpx.Client, camera: str, space: str) -> None:
+    resp = client.post("/api/v1/cameras", json={"id": camera, "space_id": space, "mode": "push"})
+    assert resp.status_code == 201, resp.text
+
+
+def test_pushed_photos_set_the_space_occupant(stack: Run, sample_dir: Path) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    with stack.client() as client:
+        for label in ("cat", "dog"):
+            camera, space = f"cam-{label}-{suffix}", f"kennel-{label}-{suffix}"
+            register_push_camera(client, camera, space)
+            push_folder(client, camera, sample_dir / label, f"req-{label}-{suffix}")
+            wait_until(
+                lambda s=space, lab=label: occupant(client, s) == lab,
+                timeout=60,
+                what=f"space {space} to read {label}",
+            )
+        space = client.get(f"/api/v1/spaces/kennel-cat-{suffix}").json()
+    assert space["confidence"] > 0.5
+    assert space["evidence_count"] == len(list((sample_dir / "cat").glob("*.jpg")))
+
+
+def test_simulated_cameras_are_polled_into_their_spaces(stack: Run) -> None:
+    expected = {"kennel-1": "cat", "kennel-2": "dog", "room-1": "empty"}
+    with stack.client() as client:
+        for space, label in expected.items():
+            wait_until(
+                lambda s=space, lab=label: occupant(client, s) == lab,
+                timeout=90,
+                interval=0.5,
+                what=f"polled space {space} to read {label}",
+            )
+
+
+def test_request_id_reaches_every_service_log(stack: Run, sample_dir: Path) -> None:
+    request_id = f"trace-{uuid.uuid4().hex}"
+    suffix = uuid.uuid4().hex[:8]
+    with stack.client() as client:
+        register_push_camera(client, f"cam-trace-{suffix}", f"trace-{suffix}")
+        photo = sorted((sample_dir / "dog").glob("*.jpg"))[0]
+        resp = client.put(
+            f"/api/v1/cameras/cam-trace-{suffix}/frame",
+            content=photo.read_bytes(),
+            headers={"Content-Type": "image/jpeg", "X-Request-ID": request_id},
+        )
+        assert resp.headers["x-request-id"] == request_id
+    logs = stack.var_dir / "log"
+    for service in ("gateway", "camera_ingest", "classifier", "aggregator"):
+        wait_until(
+            lambda s=service: request_id in (logs / f"{s}.log").read_text(),
+            timeout=30,
+            what=f"{request_id} in the {service} log",
+        )
+
+
+def test_gateway_refuses_requests_without_a_key(stack: Run) -> None:
+    resp = httpx.get(f"{stack.gateway}/api/v1/spaces", timeout=10)
+    assert resp.status_code == 401
+    assert resp.headers["content-type"].startswith("application/problem+json")
+
+
+def test_ctrl_c_stops_everything_and_a_second_run_keeps_the_state(
+    stack: Run, sample_dir: Path
+) -> None:
+    """Runs last in this module: it stops the shared stack and leaves a restarted one behind."""
+    suffix = uuid.uuid4().hex[:8]
+    with stack.client() as client:
+        register_push_camera(client, f"cam-keep-{suffix}", f"keep-{suffix}")
+        push_folder(client, f"cam-keep-{suffix}", sample_dir / "cat", f"keep-{suffix}")
+        wait_until(
+            lambda: occupant(client, f"keep-{suffix}") == "cat",
+            timeout=60,
+            what="the space to read cat",
+        )
+        before = client.get(f"/api/v1/spaces/keep-{suffix}").json()
+
+    assert stack.stop() == 0
+    assert port_block_free(stack.base, 4), "a service outlived Ctrl-C"
+
+    restarted = start_run(stack.var_dir, stack.base, free_port())
+    stack.proc = restarted.proc  # the module fixture stops whichever run is current
+    with stack.client() as client:
+        after = client.get(f"/api/v1/spaces/keep-{suffix}").json()
+        camera = client.get(f"/api/v1/cameras/cam-keep-{suffix}")
+    assert after["occupant"] == "cat"
+    assert after["evidence_count"] == before["evidence_count"]
+    assert camera.status_code == 200

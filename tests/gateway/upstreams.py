@@ -1,0 +1,119 @@
+"""Real HTTP upstreams for the gateway tests: small Starlette apps served by uvicorn in a thread.
+
+Each echoes what it received (method, path, query, headers, body) and, on request, answers with
+a given status, hangs, or streams server-sent events. The gateway talks real HTTP to them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from tests.servers import free_port, wait_until
+
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+@dataclass
+class Control:
+    """What the tests steer and observe across the upstream threads."""
+
+    not_ready: set[str] = field(default_factory=set)
+    release: threading.Event = field(default_factory=threading.Event)
+    sse_release: threading.Event = field(default_factory=threading.Event)
+    sse_finished: threading.Event = field(default_factory=threading.Event)
+    sse_gap_s: float = 0.0  # the upstream's own pause before its second event
+
+
+async def wait_for(event: threading.Event, deadline_s: float) -> None:
+    """Wait for a test's signal (set from another thread), at most `deadline_s`."""
+    await asyncio.to_thread(event.wait, deadline_s)
+
+
+def openapi_doc(name: str) -> dict[str, Any]:
+    ok: dict[str, Any] = {"200": {"description": "ok", "content": {"application/json": {"schema": {
+        "$ref": "#/components/schemas/Problem"}}}}}  # fmt: skip
+    by_service: dict[str, dict[str, Any]] = {
+        "camera-ingest": {"/v1/cameras/{camera_id}/frame": {"put": {"responses": ok}}},
+        "aggregator": {"/v1/spaces/{space_id}": {"get": {"responses": ok, "operationId": "get"}},
+                       "/v1/internal-only": {"get": {"responses": ok}}},
+        "classifier": {"/v1/predict": {"post": {"responses": ok}},
+                       "/v2/models/{name}/infer": {"post": {"responses": ok}}},
+    }  # fmt: skip
+    paths = by_service[name]
+    paths["/healthz"] = {"get": {"responses": ok}}
+    schemas = {"Problem": {"type": "object", "title": f"{name} problem"},
+               "Shared": {"type": "string"}}  # fmt: skip
+    return {"openapi": "3.1.0", "info": {"title": name, "version": "1"}, "paths": paths,
+            "components": {"schemas": schemas}}  # fmt: skip
+
+
+def upstream_app(name: str, control: Control) -> Starlette:
+    async def sse() -> AsyncIterator[bytes]:
+        yield b"id: 1\nevent: space\ndata: first\n\n"
+        await wait_for(control.sse_release, 10)
+        await asyncio.sleep(control.sse_gap_s)
+        yield b"id: 2\nevent: space\ndata: second\n\n"
+        control.sse_finished.set()
+
+    async def handle(request: Request) -> Response:
+        path, query = request.url.path, request.query_params
+        if path == "/readyz":
+            return JSONResponse({"status": name}, 503 if name in control.not_ready else 200)
+        if path == "/openapi.json":
+            return JSONResponse(openapi_doc(name))
+        if path.endswith("/hang"):
+            await wait_for(control.release, 30)
+        if path.endswith("/events"):
+            return StreamingResponse(sse(), media_type="text/event-stream")
+        headers = {k: v for k, v in (("location", query.get("location")),
+                                     ("retry-after", query.get("retry_after"))) if v}  # fmt: skip
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # the gateway gave up on an oversize upload: expected
+            return Response(status_code=499)
+        return JSONResponse(
+            {"service": name, "method": request.method, "path": path,
+             "raw_path": request.scope["raw_path"].decode(), "query": request.url.query,
+             "headers": dict(request.headers), "body_len": len(body),
+             "body_head": body[:16].decode("latin-1")},
+            int(query.get("status", "200")), headers=headers,
+        )  # fmt: skip
+
+    return Starlette(routes=[Route("/{rest:path}", handle, methods=METHODS)])
+
+
+class ThreadServer:
+    """An ASGI app under a real uvicorn server on a free loopback port, in a thread."""
+
+    def __init__(self, app: Any, *, proxy_headers: bool = True) -> None:
+        self.port = free_port()
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", ws="none",
+            loop="asyncio", lifespan="on", timeout_graceful_shutdown=2,
+            proxy_headers=proxy_headers,
+        )  # fmt: skip
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ThreadServer:
+        self.thread.start()
+        wait_until(lambda: self.server.started, timeout=20, what=f"server on {self.port}")
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
