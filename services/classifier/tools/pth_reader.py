@@ -20,7 +20,7 @@ from typing import IO, Any
 import numpy as np
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
-_STORAGE_DTYPES = {
+_STORAGE_DTYPES: dict[str, np.dtype[Any]] = {
     "FloatStorage": np.dtype("<f4"),
     "DoubleStorage": np.dtype("<f8"),
     "HalfStorage": np.dtype("<f2"),
@@ -50,7 +50,9 @@ class _TensorRef:
     stride: tuple[int, ...]
 
 
-def _rebuild_tensor(storage: _StorageRef, offset: int, shape: Any, stride: Any, *_: Any) -> _TensorRef:
+def _rebuild_tensor(
+    storage: _StorageRef, offset: int, shape: Any, stride: Any, *_: Any
+) -> _TensorRef:
     return _TensorRef(storage, int(offset), tuple(shape), tuple(stride))
 
 
@@ -86,7 +88,7 @@ def _read_storages(f: IO[bytes], keys: list[str], refs: dict[str, _StorageRef]) 
 def load_state_dict(path: Path) -> dict[str, np.ndarray]:
     """Every tensor of the legacy-format state dict at ``path``, as a contiguous numpy array."""
     with path.open("rb") as f:
-        if pickle.load(f) != LEGACY_MAGIC:  # noqa: S301 - plain ints, checked
+        if pickle.load(f) != LEGACY_MAGIC:
             raise ValueError(f"{path} is not a torch legacy-format file")
         pickle.load(f)  # protocol version
         sys_info = pickle.load(f)

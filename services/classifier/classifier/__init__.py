@@ -1,0 +1,1 @@
+"""Shelter Watch classifier: is it a cat, a dog, or nobody?"""

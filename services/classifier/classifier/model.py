@@ -1,0 +1,163 @@
+"""The model runtime: the only module that imports onnxruntime (lazily, in ``load``).
+
+A model lives in ``<model_dir>/<name>/<version>/`` as ``model.onnx`` + ``metadata.json`` (written
+by ``services/classifier/tools/build_model.py``). The graph's ``probabilities`` output is
+``[N, 3]`` = P(cat), P(dog), P(other); the label is ``other`` when P(cat) + P(dog) is below the
+other-threshold (a setting whose default is in the metadata), else the larger of cat and dog.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from classifier.errors import InvalidInput, ModelError, ModelNotFound, ModelNotReady
+
+log = logging.getLogger(__name__)
+LABELS = ("cat", "dog", "other")
+PROBABILITIES = "probabilities"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What metadata.json says about one model version; ``path`` is its model.onnx."""
+
+    name: str
+    version: str
+    sha256: str
+    path: Path
+    input_name: str
+    input_shape: tuple[int | None, ...]
+    labels: tuple[str, ...]
+    preprocessing: dict[str, str]
+    other_threshold: float
+    precision: str
+    accuracy: dict[str, Any] | None
+
+    @classmethod
+    def from_dir(cls, path: Path) -> ModelInfo:
+        """Reads ``path/metadata.json``; raises ModelNotFound when the folder holds no model."""
+        model_file, meta_file = path / "model.onnx", path / "metadata.json"
+        if not model_file.is_file() or not meta_file.is_file():
+            raise ModelNotFound(f"no model.onnx + metadata.json in {path}")
+        try:
+            meta = json.loads(meta_file.read_text())
+            return cls(
+                name=str(meta["name"]),
+                version=str(meta["version"]),
+                sha256=str(meta["sha256"]),
+                path=model_file,
+                input_name=str(meta["input_name"]),
+                input_shape=tuple(meta["input_shape"]),
+                labels=tuple(meta["labels"]),
+                preprocessing=dict(meta["preprocessing"]),
+                other_threshold=float(meta["other_threshold"]),
+                precision=str(meta["precision"]),
+                accuracy=meta.get("accuracy"),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelError(f"{meta_file} is not valid model metadata: {exc!r}") from exc
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    probabilities: dict[str, float]
+
+
+def decide(probabilities: np.ndarray, other_threshold: float) -> list[Prediction]:
+    """Labels for rows of (P(cat), P(dog), P(other)): ``other`` when cat + dog < threshold."""
+    predictions = []
+    for cat, dog, other in probabilities.astype(float).tolist():
+        label = "other" if cat + dog < other_threshold else ("cat" if cat >= dog else "dog")
+        predictions.append(Prediction(label, {"cat": cat, "dog": dog, "other": other}))
+    return predictions
+
+
+class ModelRuntime:
+    """One ONNX Runtime session for one model version. ``predict`` and ``infer`` are thread-safe."""
+
+    def __init__(
+        self,
+        info: ModelInfo,
+        *,
+        intra_op_threads: int = 1,
+        inter_op_threads: int = 1,
+        other_threshold: float | None = None,
+    ) -> None:
+        self.info = info
+        self.other_threshold = info.other_threshold if other_threshold is None else other_threshold
+        self._threads = (intra_op_threads, inter_op_threads)
+        self._session: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def ready(self) -> bool:
+        return self._session is not None
+
+    def load(self) -> None:
+        """Checks the sha256, opens the session (ORT_ENABLE_ALL), runs one warm-up inference."""
+        with self._lock:
+            if self._session is not None:
+                return
+            data = self.info.path.read_bytes()
+            if hashlib.sha256(data).hexdigest() != self.info.sha256:
+                raise ModelError(f"{self.info.path} does not match the sha256 in its metadata")
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            options.intra_op_num_threads, options.inter_op_num_threads = self._threads
+            session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+            warm = np.zeros((1, 3, 224, 224), dtype=np.float32)
+            session.run([PROBABILITIES], {self.info.input_name: warm})
+            self._session = session
+        log.info("model %s/%s loaded and warmed up", self.info.name, self.info.version)
+
+    def _require_session(self) -> Any:
+        session = self._session
+        if session is None:
+            raise ModelNotReady(f"model {self.info.name}/{self.info.version} is not loaded yet")
+        return session
+
+    def predict(self, batch: np.ndarray) -> list[Prediction]:
+        """Labels and probabilities for a preprocessed float32 batch [N, 3, 224, 224]."""
+        session = self._require_session()
+        if batch.ndim != 4 or batch.shape[1:] != (3, 224, 224):
+            raise InvalidInput(f"expected a [N, 3, 224, 224] batch, got {list(batch.shape)}")
+        if batch.shape[0] == 0:
+            return []
+        (probabilities,) = session.run(
+            [PROBABILITIES], {self.info.input_name: batch.astype(np.float32, copy=False)}
+        )
+        return decide(probabilities, self.other_threshold)
+
+    def infer(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Runs the raw graph; returns every output (probabilities, logits, features) by name."""
+        session = self._require_session()
+        expected = {i.name for i in session.get_inputs()}
+        if set(inputs) != expected:
+            raise InvalidInput(f"inputs must be exactly {sorted(expected)}, got {sorted(inputs)}")
+        names = [o.name for o in session.get_outputs()]
+        try:
+            outputs = session.run(
+                names, {k: v.astype(np.float32, copy=False) for k, v in inputs.items()}
+            )
+        except Exception as exc:  # onnxruntime reports bad shapes as its own exception types
+            raise InvalidInput(f"the model rejected the input: {exc}") from exc
+        return dict(zip(names, outputs, strict=True))
+
+
+def discover(model_dir: Path) -> list[ModelInfo]:
+    """Every ``<name>/<version>/model.onnx`` under model_dir, sorted by name then version."""
+    if not model_dir.is_dir():
+        return []
+    found = [ModelInfo.from_dir(p.parent) for p in model_dir.glob("*/*/model.onnx")]
+    return sorted(found, key=lambda info: (info.name, info.version))

@@ -1,0 +1,104 @@
+"""Image bytes to the model's input tensor: the one preprocessing used to train, eval and serve.
+
+Decode (JPEG draft at >= 256 px, which is what makes large photos cheap), apply EXIF orientation,
+convert to RGB, resize the short side to 256 (bilinear), center-crop 224x224, ``(x - 127) / 128``,
+channels first. This matches the metadata's ``preprocessing`` and the shipped head's training.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from classifier.errors import CorruptImage, ImageTooLarge, UnsupportedImage
+
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")
+RESIZE_TO = 256
+CROP = 224
+MEAN = 127.0
+SCALE = 128.0
+
+
+def _open(data: bytes) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise ImageTooLarge(str(exc)) from exc
+    except UnidentifiedImageError:
+        pass
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise CorruptImage(f"image header is damaged: {exc}") from exc
+    try:  # identify only, to tell "another format" (415) from "garbage" (422)
+        with Image.open(io.BytesIO(data)) as other:
+            fmt = other.format
+    except Exception as exc:  # any failure to identify means: not an image
+        raise CorruptImage("not a decodable image") from exc
+    raise UnsupportedImage(f"image format {fmt} is not accepted (use JPEG, PNG or WebP)")
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode == "RGB":
+        return image
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        background = Image.new("RGB", image.size, (255, 255, 255))
+        background.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
+        return background
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16/32-bit grayscale: scale to 8 bits
+        array = np.asarray(image, dtype=np.float64)
+        peak = float(array.max()) or 1.0
+        image = Image.fromarray((array * (255.0 / peak)).clip(0, 255).astype(np.uint8), "L")
+    try:
+        return image.convert("RGB")
+    except ValueError as exc:
+        raise UnsupportedImage(f"pixel mode {image.mode} is not supported") from exc
+
+
+def load_image(data: bytes, *, max_pixels: int) -> Image.Image:
+    """Decoded RGB image, upright per its EXIF orientation.
+
+    Raises ImageTooLarge (checked from the header, before any pixel is decoded),
+    UnsupportedImage or CorruptImage.
+    """
+    if not data:
+        raise CorruptImage("empty body: no image bytes")
+    image = _open(data)
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageTooLarge(f"{width}x{height} = {width * height} pixels, limit {max_pixels}")
+    if width < 1 or height < 1:
+        raise CorruptImage(f"image has no pixels ({width}x{height})")
+    if image.format == "JPEG":
+        image.draft("RGB", (RESIZE_TO, RESIZE_TO))
+    try:
+        image.load()
+        image = ImageOps.exif_transpose(image)
+    except (
+        Exception
+    ) as exc:  # Pillow's decoders raise many types on hostile input: all mean corrupt
+        raise CorruptImage(f"image does not decode: {exc}") from exc
+    return _to_rgb(image)
+
+
+def to_tensor(image: Image.Image) -> np.ndarray:
+    """float32 [3, 224, 224]: short side to 256 (bilinear), center crop, (x - 127) / 128."""
+    width, height = image.size
+    scale = RESIZE_TO / min(width, height)
+    size = (max(RESIZE_TO, round(width * scale)), max(RESIZE_TO, round(height * scale)))
+    resized = image.resize(size, Image.Resampling.BILINEAR)
+    left = round((size[0] - CROP) / 2)
+    top = round((size[1] - CROP) / 2)
+    crop = resized.crop((left, top, left + CROP, top + CROP))
+    array = np.asarray(crop, dtype=np.float32)
+    return np.ascontiguousarray(((array - MEAN) / SCALE).transpose(2, 0, 1))
+
+
+def preprocess(data: bytes, *, max_pixels: int) -> np.ndarray:
+    """Image bytes to float32 [3, 224, 224] (see load_image for the errors raised)."""
+    return to_tensor(load_image(data, max_pixels=max_pixels))

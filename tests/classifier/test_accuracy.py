@@ -1,0 +1,56 @@
+"""The served pipeline's accuracy, measured by the eval tool (what `make eval` runs)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import shared_dataset
+from tests.servers import ROOT
+
+EVALUATE = ROOT / "services" / "classifier" / "tools" / "evaluate.py"
+
+
+def evaluate(model_dir: Path, data: Path, *extra: str) -> tuple[str, dict[str, Any]]:
+    result = subprocess.run(
+        [sys.executable, str(EVALUATE), "--model-dir", str(model_dir), "--data", str(data), *extra],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    lines = result.stdout.strip().splitlines()
+    return result.stdout, json.loads(lines[-1])
+
+
+def test_every_sample_photo_is_right(model_dir: Path, sample_dir: Path) -> None:
+    output, summary = evaluate(model_dir, sample_dir, "--version", "1")
+    assert "true \\ predicted" in output
+    assert summary["n"] == 15
+    assert summary["accuracy"] == 1.0
+    assert summary["per_class"] == {"cat": 1.0, "dog": 1.0, "none": 1.0}
+    assert summary["version"] == "1"
+
+
+@pytest.mark.slow
+def test_pets_eval_targets(model_dir: Path) -> None:
+    """pets-eval is never trained on: 1000 Asirra cats/dogs + 135 empty rooms."""
+    _, summary = evaluate(model_dir, shared_dataset("pets-eval"), "--version", "1")
+    assert summary["n"] == 1135
+    assert summary["cat_vs_dog_accuracy"] >= 0.985
+    assert summary["none_as_other"] >= 0.97
+    assert summary["animals_as_other"] <= 0.015
+    assert summary["accuracy"] >= 0.975
+
+
+@pytest.mark.slow
+def test_pets_targets(model_dir: Path) -> None:
+    _, summary = evaluate(model_dir, shared_dataset("pets"), "--version", "1")
+    assert summary["n"] == 256
+    assert summary["cat_vs_dog_accuracy"] >= 0.99
+    assert summary["none_as_other"] == 1.0

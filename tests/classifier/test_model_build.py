@@ -1,0 +1,112 @@
+"""The torch-free builder: same numbers as torch, same bytes every build, right species."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from tools.pth_reader import load_state_dict
+
+from classifier.model import ModelInfo, ModelRuntime
+from classifier.preprocess import preprocess
+from tests.servers import ROOT
+
+BUILDER = ROOT / "services" / "classifier" / "tools" / "build_model.py"
+REFERENCE = Path(__file__).parent / "reference" / "lite0_logits.npz"
+
+
+def run_builder(out: Path, *extra: str) -> Path:
+    subprocess.run(
+        [sys.executable, str(BUILDER), "--out", str(out), *extra], check=True, timeout=120
+    )
+    (target,) = out.glob("*/*/model.onnx")
+    return target.parent
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return run_builder(tmp_path_factory.mktemp("build"))
+
+
+@pytest.fixture(scope="module")
+def runtime(built: Path) -> ModelRuntime:
+    rt = ModelRuntime(ModelInfo.from_dir(built))
+    rt.load()
+    return rt
+
+
+def test_two_builds_give_identical_bytes(built: Path, tmp_path: Path) -> None:
+    again = run_builder(tmp_path)
+    assert (again / "model.onnx").read_bytes() == (built / "model.onnx").read_bytes()
+    assert (again / "metadata.json").read_bytes() == (built / "metadata.json").read_bytes()
+
+
+def test_metadata_describes_the_file(built: Path) -> None:
+    meta = json.loads((built / "metadata.json").read_text())
+    assert meta["sha256"] == hashlib.sha256((built / "model.onnx").read_bytes()).hexdigest()
+    assert meta["labels"] == ["cat", "dog", "other"]
+    assert meta["input_name"] == "images"
+    assert meta["input_shape"] == [None, 3, 224, 224]
+    assert meta["precision"] == "fp32"
+    assert 0.0 < meta["other_threshold"] < 1.0
+
+
+def test_graph_is_plain_lite0(built: Path) -> None:
+    model = onnx.load(str(built / "model.onnx"))
+    ops = [n.op_type for n in model.graph.node]
+    assert model.opset_import[0].version >= 17
+    assert ops.count("Conv") == 1 + 16 * 3 - 1 + 1  # stem, blocks (block 0 has no expand), head
+    assert "BatchNormalization" not in ops  # folded into the convs
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "N"  # dynamic batch
+    outputs = [o.name for o in model.graph.output]
+    assert outputs == ["probabilities", "logits", "features"]
+
+
+def test_logits_match_torch_reference(runtime: ModelRuntime) -> None:
+    ref = np.load(REFERENCE)
+    names = [str(n) for n in ref["names"]]
+    photos = [preprocess((ROOT / n).read_bytes(), max_pixels=10**8) for n in names[:-1]]
+    noise = np.random.default_rng(int(ref["seed"])).standard_normal((3, 224, 224), dtype=np.float32)
+    logits = runtime.infer({"images": np.stack([*photos, noise])})["logits"]
+    np.testing.assert_allclose(logits, ref["logits"], atol=1e-4, rtol=0)
+    assert logits.argmax(axis=1).tolist() == ref["logits"].argmax(axis=1).tolist()
+
+
+@pytest.mark.parametrize(
+    ("photo", "label"), [("cat/oxpet-041.jpg", "cat"), ("dog/oxpet-061.jpg", "dog")]
+)
+def test_real_photos_get_the_right_species(
+    runtime: ModelRuntime, sample_dir: Path, photo: str, label: str
+) -> None:
+    x = preprocess((sample_dir / photo).read_bytes(), max_pixels=10**8)
+    (prediction,) = runtime.predict(x[None])
+    assert prediction.label == label
+    assert prediction.probabilities[label] > 0.5
+
+
+def test_zero_shot_build_without_head(tmp_path: Path, sample_dir: Path) -> None:
+    target = run_builder(tmp_path / "out", "--head-dir", str(tmp_path / "no-head"))
+    assert json.loads((target / "metadata.json").read_text())["head"] == "zero-shot"
+    rt = ModelRuntime(ModelInfo.from_dir(target))
+    rt.load()
+    x = preprocess((sample_dir / "none" / "mpl-001.jpg").read_bytes(), max_pixels=10**8)
+    assert rt.predict(x[None])[0].label == "other"
+
+
+def test_pth_reader_refuses_foreign_globals(tmp_path: Path) -> None:
+    evil = tmp_path / "evil.pth"
+    payload = io.BytesIO()
+    for obj in (0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}):
+        pickle.dump(obj, payload, protocol=2)
+    payload.write(b"\x80\x02cos\nsystem\nX\x04\x00\x00\x00trueq\x00\x85R.")
+    evil.write_bytes(payload.getvalue())
+    with pytest.raises(pickle.UnpicklingError, match=r"os\.system"):
+        load_state_dict(evil)

@@ -1,0 +1,124 @@
+"""ModelRuntime against the built model: loading, readiness, decisions, raw inference, errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from classifier.errors import InvalidInput, ModelError, ModelNotFound, ModelNotReady
+from classifier.model import LABELS, ModelInfo, ModelRuntime, decide, discover
+from classifier.preprocess import preprocess
+
+
+@pytest.fixture(scope="module")
+def info(model_dir: Path) -> ModelInfo:
+    return next(i for i in discover(model_dir) if i.precision == "fp32")
+
+
+@pytest.fixture(scope="module")
+def runtime(info: ModelInfo) -> ModelRuntime:
+    rt = ModelRuntime(info)
+    rt.load()
+    return rt
+
+
+@pytest.fixture(scope="module")
+def sample_batch(sample_dir: Path) -> tuple[list[str], np.ndarray]:
+    files = sorted(sample_dir.glob("*/*.jpg"))
+    truth = [{"none": "other"}.get(f.parent.name, f.parent.name) for f in files]
+    return truth, np.stack([preprocess(f.read_bytes(), max_pixels=10**8) for f in files])
+
+
+def test_discover_finds_every_version_sorted(model_dir: Path, info: ModelInfo) -> None:
+    infos = discover(model_dir)
+    assert infos == sorted(infos, key=lambda i: (i.name, i.version))
+    assert info.labels == LABELS
+    assert info.path.name == "model.onnx"
+    assert discover(model_dir / "absent") == []
+
+
+def test_from_dir_without_model_is_not_found(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFound):
+        ModelInfo.from_dir(tmp_path)
+
+
+def test_predict_before_load_is_not_ready(info: ModelInfo) -> None:
+    rt = ModelRuntime(info)
+    assert not rt.ready
+    with pytest.raises(ModelNotReady):
+        rt.predict(np.zeros((1, 3, 224, 224), dtype=np.float32))
+
+
+def test_tampered_model_is_refused(info: ModelInfo, tmp_path: Path) -> None:
+    target = tmp_path / info.name / info.version
+    shutil.copytree(info.path.parent, target)
+    meta = json.loads((target / "metadata.json").read_text())
+    meta["sha256"] = "0" * 64
+    (target / "metadata.json").write_text(json.dumps(meta))
+    rt = ModelRuntime(ModelInfo.from_dir(target))
+    with pytest.raises(ModelError, match="sha256"):
+        rt.load()
+    assert not rt.ready
+
+
+def test_batch_predictions_are_right_and_sum_to_one(runtime: ModelRuntime, sample_batch) -> None:
+    truth, batch = sample_batch
+    predictions = runtime.predict(batch)
+    assert runtime.ready
+    assert [p.label for p in predictions] == truth
+    for p in predictions:
+        assert set(p.probabilities) == set(LABELS)
+        assert sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_concurrent_predictions_match_sequential(runtime: ModelRuntime, sample_batch) -> None:
+    _, batch = sample_batch
+    expected = [p.label for p in runtime.predict(batch)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        labels = list(pool.map(lambda x: runtime.predict(x[None])[0].label, batch))
+    assert labels == expected
+
+
+def test_other_threshold_setting_overrides_metadata(info: ModelInfo, sample_batch) -> None:
+    _, batch = sample_batch
+    always_other = ModelRuntime(info, other_threshold=1.01)
+    always_other.load()
+    assert {p.label for p in always_other.predict(batch)} == {"other"}
+
+
+def test_decide_rule() -> None:
+    rows = np.array([[0.6, 0.3, 0.1], [0.05, 0.1, 0.85], [0.2, 0.7, 0.1]], dtype=np.float32)
+    assert [p.label for p in decide(rows, 0.2)] == ["cat", "other", "dog"]
+    assert [p.label for p in decide(rows, 0.1)] == ["cat", "dog", "dog"]
+
+
+def test_infer_returns_every_output(runtime: ModelRuntime, sample_batch) -> None:
+    _, batch = sample_batch
+    out = runtime.infer({"images": batch[:2]})
+    assert out["probabilities"].shape == (2, 3)
+    assert out["logits"].shape == (2, 1000)
+    assert out["features"].shape == (2, 1280)
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        {"pixels": np.zeros((1, 3, 224, 224), dtype=np.float32)},
+        {"images": np.zeros((1, 3, 100, 100), dtype=np.float32)},
+        {"images": np.zeros((3, 224, 224), dtype=np.float32)},
+    ],
+    ids=["wrong-name", "wrong-size", "no-batch-axis"],
+)
+def test_infer_rejects_bad_inputs(runtime: ModelRuntime, inputs) -> None:
+    with pytest.raises(InvalidInput):
+        runtime.infer(inputs)
+
+
+def test_predict_rejects_bad_shape(runtime: ModelRuntime) -> None:
+    with pytest.raises(InvalidInput):
+        runtime.predict(np.zeros((3, 224, 224), dtype=np.float32))
