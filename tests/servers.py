@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -100,6 +101,7 @@ class ServiceProcess:
         self.env = dict(env)
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -107,11 +109,12 @@ class ServiceProcess:
 
     def start(self, *, ready_path: str = "/readyz", timeout: float = 60) -> ServiceProcess:
         env = {**os.environ, **self.env, "PYTHONPATH": str(SERVICE_DIRS[self.package])}
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        if self.log_path is not None:
+            self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", f"{self.package}.main:create_app", "--factory",
              "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+            env=env, stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=ROOT,
         )
         wait_until(lambda: self._status(ready_path) == 200, timeout=timeout,
                    what=f"{self.package} {ready_path} on port {self.port}")
@@ -130,6 +133,9 @@ class ServiceProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hooks run, as in a crash."""
