@@ -82,6 +82,7 @@ def test_late_frame_is_counted_but_does_not_move_the_state():
     assert late.occupant == "cat"
     assert late.evidence_count == state.evidence_count
     assert late.late_count == 1
+    assert late.observation_count == state.observation_count + 1  # every frame is counted once
     assert late.cameras["c1"].frame_id == "f9"  # the camera's newest reading stays
 
 
@@ -90,6 +91,7 @@ def test_slightly_late_frame_is_fused_with_its_age_but_keeps_the_evidence_time()
     skewed, outcome = fuse(state, reading(99, CAT, at=8.5, camera="c2"), P)
     assert outcome == "late_fused"
     assert skewed.evidence_count == state.evidence_count + 1
+    assert skewed.observation_count == state.observation_count + 1
     assert skewed.evidence_at == state.evidence_at
     assert skewed.cameras["c2"].frame_id == "f99"
 

@@ -138,7 +138,7 @@ def test_pushed_photos_set_the_space_occupant(stack: Run, sample_dir: Path) -> N
             )
         space = client.get(f"/api/v1/spaces/kennel-cat-{suffix}").json()
     assert space["confidence"] > 0.5
-    assert space["evidence_count"] == len(list((sample_dir / "cat").glob("*.jpg")))
+    assert space["observation_count"] == len(list((sample_dir / "cat").glob("*.jpg")))
 
 
 def test_simulated_cameras_are_polled_into_their_spaces(stack: Run) -> None:
@@ -204,5 +204,5 @@ def test_ctrl_c_stops_everything_and_a_second_run_keeps_the_state(
         after = client.get(f"/api/v1/spaces/keep-{suffix}").json()
         camera = client.get(f"/api/v1/cameras/cam-keep-{suffix}")
     assert after["occupant"] == "cat"
-    assert after["evidence_count"] == before["evidence_count"]
+    assert after["observation_count"] == before["observation_count"]
     assert camera.status_code == 200

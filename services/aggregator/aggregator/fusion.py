@@ -56,8 +56,9 @@ class SpaceState:
     occupant_since: datetime | None = None
     candidate: str | None = None
     run: int = 0
-    evidence_count: int = 0
-    late_count: int = 0
+    evidence_count: int = 0  # readings fused into the scores
+    late_count: int = 0  # readings that arrived late (fused at a discount, or only recorded)
+    observation_count: int = 0  # every distinct reading accepted for the space, late or not
     cameras: dict[str, Reading] = field(default_factory=dict)
     last_seen: datetime | None = None
 
@@ -97,7 +98,12 @@ def fuse(state: SpaceState, reading: Reading, params: FusionParams) -> tuple[Spa
     else:
         age = (state.evidence_at - reading.captured_at).total_seconds()
     if age > params.late_tolerance_s:
-        late = replace(state, cameras=cameras, late_count=state.late_count + 1)
+        late = replace(
+            state,
+            cameras=cameras,
+            late_count=state.late_count + 1,
+            observation_count=state.observation_count + 1,
+        )
         return late, "late"
     evidence = log_evidence(reading.probabilities, params.prob_floor)
     if age <= 0:  # in order: decay what we have to the new time, add the frame at full weight
@@ -118,6 +124,7 @@ def fuse(state: SpaceState, reading: Reading, params: FusionParams) -> tuple[Spa
         evidence_at=evidence_at,
         evidence_count=state.evidence_count + 1,
         late_count=state.late_count + (1 if age > 0 else 0),
+        observation_count=state.observation_count + 1,
         cameras=cameras,
         last_seen=last_seen,
     )

@@ -48,6 +48,7 @@ def state_to_dict(state: SpaceState) -> dict[str, Any]:
         "run": state.run,
         "evidence_count": state.evidence_count,
         "late_count": state.late_count,
+        "observation_count": state.observation_count,
         "cameras": {cam: reading_to_dict(r) for cam, r in state.cameras.items()},
         "last_seen": _iso(state.last_seen),
     }
@@ -65,6 +66,7 @@ def state_from_dict(data: dict[str, Any]) -> SpaceState:
         run=data["run"],
         evidence_count=data["evidence_count"],
         late_count=data["late_count"],
+        observation_count=data.get("observation_count", 0),
         cameras={cam: reading_from_dict(r) for cam, r in data["cameras"].items()},
         last_seen=_time(data["last_seen"]),
     )
@@ -83,6 +85,7 @@ def space_document(state: SpaceState, seen: SpaceView) -> dict[str, Any]:
         "posterior": {c: round(p, 4) for c, p in seen.posterior.items()},
         "evidence_count": state.evidence_count,
         "late_count": state.late_count,
+        "observation_count": state.observation_count,
         "cameras": cameras,
         "last_seen": _iso(state.last_seen),
         "occupant_since": _iso(state.occupant_since),

@@ -61,6 +61,7 @@ class SpaceOut(BaseModel):
     posterior: dict[str, float]
     evidence_count: int
     late_count: int
+    observation_count: int
     cameras: dict[str, CameraReading]
     last_seen: str | None
     occupant_since: str | None

@@ -1,0 +1,59 @@
+"""Settings of camera-ingest: every variable is INGEST_<NAME> (see .env.example)."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_consumer() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INGEST_", extra="ignore")
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    classifier_url: str = "http://127.0.0.1:8002"
+    aggregator_url: str = "http://127.0.0.1:8003"
+    connect_timeout_s: float = Field(2.0, gt=0)
+    request_timeout_s: float = Field(10.0, gt=0)
+
+    # Frames
+    max_frame_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    frame_ttl_s: int = Field(24 * 3600, gt=0, description="frame bytes expire after this")
+    record_ttl_s: int = Field(7 * 24 * 3600, gt=0, description="frame status records expire")
+    dedupe_window_s: int = Field(300, ge=0, description="same bytes, same camera -> same frame")
+    idempotency_ttl_s: int = Field(24 * 3600, gt=0)
+
+    # Outbox and delivery
+    outbox_max_depth: int = Field(10_000, gt=0)
+    retry_after_s: int = Field(5, gt=0, description="Retry-After sent with 503 outbox full")
+    worker_enabled: bool = True
+    worker_concurrency: int = Field(4, gt=0)
+    consumer_name: str = Field(default_factory=_default_consumer)
+    reclaim_min_idle_s: float = Field(30.0, gt=0, description="pending this long -> reclaimed")
+    reclaim_interval_s: float = Field(5.0, gt=0)
+    read_block_ms: int = Field(1000, gt=0)
+    retry_base_s: float = Field(0.2, gt=0)
+    retry_max_s: float = Field(10.0, gt=0)
+    max_attempts: int = Field(0, ge=0, description="0: retry transient failures forever")
+    breaker_failures: int = Field(5, gt=0, description="consecutive failures that open it")
+    breaker_reset_s: float = Field(5.0, gt=0, description="open -> half-open after this")
+    shutdown_grace_s: float = Field(5.0, ge=0)
+
+    # Polled cameras
+    poll_enabled: bool = True
+    poll_tick_s: float = Field(0.2, gt=0)
+    poll_timeout_s: float = Field(5.0, gt=0)
+    poll_concurrency: int = Field(16, gt=0)
+    poll_offline_after: int = Field(3, gt=0, description="consecutive failures -> offline")
+    poll_backoff_max_s: float = Field(60.0, gt=0)
+    poll_skip_identical: bool = True
+    push_offline_after_s: float = Field(300.0, gt=0, description="push camera silent -> offline")
+
+    service_name: str = "camera-ingest"
+    log_level: str = "INFO"

@@ -1,0 +1,187 @@
+"""The delivery workers: take a frame from the outbox, classify it, post the observation, and
+only then XACK. Transient failures retry with exponential backoff and jitter behind a circuit
+breaker per downstream; permanent ones send the frame to the dead-letter set."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from camera_ingest.breaker import CircuitBreaker
+from camera_ingest.clients import AggregatorClient, ClassifierClient
+from camera_ingest.errors import (
+    CircuitOpen,
+    FrameExpired,
+    FrameNotFound,
+    PermanentDownstreamError,
+    TransientDownstreamError,
+)
+from camera_ingest.outbox import Entry, Outbox
+from camera_ingest.schemas import Classification, Observation
+from camera_ingest.telemetry import Metrics, request_id_var
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    base_s: float
+    max_s: float
+    max_attempts: int  # 0: forever
+
+    def delay(self, attempt: int) -> float:
+        """Full jitter: uniform between base and the capped exponential."""
+        ceiling = min(self.max_s, self.base_s * 2 ** min(attempt, 30))
+        return random.uniform(self.base_s, max(self.base_s, ceiling))
+
+
+class Deliverer:
+    """Delivers one outbox entry, retrying until it is delivered, dead, or we are stopping."""
+
+    def __init__(
+        self,
+        *,
+        outbox: Outbox,
+        classifier: ClassifierClient,
+        aggregator: AggregatorClient,
+        breakers: dict[str, CircuitBreaker],
+        policy: RetryPolicy,
+        metrics: Metrics,
+        consumer: str,
+        stopping: asyncio.Event,
+    ) -> None:
+        self.outbox = outbox
+        self.classifier = classifier
+        self.aggregator = aggregator
+        self.breakers = breakers
+        self.policy = policy
+        self.metrics = metrics
+        self.consumer = consumer
+        self.stopping = stopping
+
+    async def handle(self, entry: Entry) -> None:
+        if entry.frame_id is None:
+            await self.outbox.finish(entry, status="dead", reason="stream entry without frame id")
+            return
+        attempt = 0
+        while True:
+            try:
+                await self._attempt(entry, entry.frame_id)
+                return
+            except FrameNotFound:
+                log.warning("frame record expired", extra={"frame_id": entry.frame_id})
+                await self.outbox.finish(entry, status="dead", reason="record expired")
+                return
+            except PermanentDownstreamError as exc:
+                await self._dead(entry, str(exc))
+                return
+            except TransientDownstreamError as exc:
+                if await self._give_up(entry, exc, attempt):
+                    return
+                failure = exc
+            attempt += 1
+            await self._pause(failure, attempt)
+            if self.stopping.is_set():
+                return  # left pending: XAUTOCLAIM hands it to a live consumer
+            await self.outbox.heartbeat(self.consumer, entry)
+
+    async def _attempt(self, entry: Entry, frame_id: str) -> None:
+        record = await self.outbox.load(frame_id)
+        if record["status"] in ("delivered", "dead"):  # finished, but the ack was lost
+            await self.outbox.finish(
+                entry, status=record["status"], reason=record.get("last_error", "")
+            )
+            return
+        request_id = record.get("request_id") or frame_id
+        token = request_id_var.set(request_id)
+        try:
+            result = await self._classification(record, request_id)
+            observation = Observation(
+                frame_id=frame_id,
+                camera_id=record["camera_id"],
+                space_id=record["space_id"],
+                captured_at=record["captured_at"],
+                label=result.label,
+                probabilities=result.probabilities,
+                model=result.model,
+                model_version=result.version,
+            )
+            duplicate = await self._call(
+                "aggregator", lambda: self.aggregator.observe(observation, request_id=request_id)
+            )
+            await self.outbox.finish(entry, status="delivered")
+            self.metrics.deliveries.labels("delivered").inc()
+            log.info(
+                "frame delivered",
+                extra={
+                    "frame_id": frame_id,
+                    "label": result.label,
+                    "aggregator_duplicate": duplicate,
+                },
+            )
+        finally:
+            request_id_var.reset(token)
+
+    async def _classification(self, record: dict[str, str], request_id: str) -> Classification:
+        if record.get("classification"):  # classified before a crash or an aggregator failure
+            return Classification.model_validate_json(record["classification"])
+        frame_id = record["frame_id"]
+        data = await self.outbox.frame_data(frame_id)
+        if data is None:
+            raise FrameExpired(frame_id)
+        result = await self._call(
+            "classifier",
+            lambda: self.classifier.predict(
+                data, content_type=record["content_type"], request_id=request_id
+            ),
+        )
+        await self.outbox.set_classified(frame_id, result.model_dump())
+        return result
+
+    async def _call(self, service: str, fn: Callable[[], Awaitable[T]]) -> T:
+        try:
+            result = await self.breakers[service].call(fn)
+        except CircuitOpen:
+            raise
+        except TransientDownstreamError:
+            self.metrics.downstream_calls.labels(service, "transient").inc()
+            raise
+        except PermanentDownstreamError:
+            self.metrics.downstream_calls.labels(service, "permanent").inc()
+            raise
+        self.metrics.downstream_calls.labels(service, "ok").inc()
+        return result
+
+    async def _give_up(self, entry: Entry, exc: TransientDownstreamError, attempt: int) -> bool:
+        assert entry.frame_id is not None
+        if isinstance(exc, CircuitOpen):
+            return False  # no call was made: not an attempt
+        attempts = await self.outbox.record_attempt(entry.frame_id, str(exc))
+        self.metrics.deliveries.labels("retried").inc()
+        if self.policy.max_attempts and attempts >= self.policy.max_attempts:
+            await self._dead(entry, f"gave up after {attempts} attempts: {exc}")
+            return True
+        log.info(
+            "delivery failed, will retry",
+            extra={"frame_id": entry.frame_id, "attempt": attempts, "error": str(exc)},
+        )
+        return False
+
+    async def _pause(self, exc: Exception, attempt: int) -> None:
+        if isinstance(exc, CircuitOpen):
+            delay = exc.retry_in_s + random.uniform(0, self.policy.base_s)
+        else:
+            delay = self.policy.delay(attempt)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), delay)
+
+    async def _dead(self, entry: Entry, reason: str) -> None:
+        await self.outbox.finish(entry, status="dead", reason=reason)
+        self.metrics.deliveries.labels("dead").inc()
+        log.warning("frame dead-lettered", extra={"frame_id": entry.frame_id, "reason": reason})

@@ -1,0 +1,67 @@
+"""Lua scripts of the outbox: each one changes a frame's record and its stream entry atomically."""
+
+# KEYS: stream, frame, data, recent, idem-key|-, sha-key|-
+# ARGV: id, max_depth, data, data_ttl, record_ttl, idem_ttl, sha_ttl, now_ms, use_idem, use_sha,
+#       field, value, ...
+ENQUEUE = """
+if ARGV[9] == '1' then
+  local found = redis.call('GET', KEYS[5])
+  if found then return {'dup', found} end
+end
+if ARGV[10] == '1' then
+  local found = redis.call('GET', KEYS[6])
+  if found then return {'dup', found} end
+end
+if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[2]) then return {'full', ''} end
+local id = ARGV[1]
+if ARGV[9] == '1' and not redis.call('SET', KEYS[5], id, 'NX', 'EX', ARGV[6]) then
+  return {'dup', redis.call('GET', KEYS[5])}
+end
+if ARGV[10] == '1' then redis.call('SET', KEYS[6], id, 'NX', 'EX', ARGV[7]) end
+for i = 11, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+redis.call('HSET', KEYS[2], 'created_ms', ARGV[8])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
+redis.call('XADD', KEYS[1], '*', 'frame_id', id)
+redis.call('ZADD', KEYS[4], ARGV[8], id)
+redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -10001)
+return {'new', id}
+"""
+
+# KEYS: stream, frame, data, dead   ARGV: group, message id, status, reason, now_ms
+FINISH = """
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('HSET', KEYS[2], 'status', ARGV[3], 'finished_ms', ARGV[5])
+  if ARGV[3] == 'dead' then
+    redis.call('HSET', KEYS[2], 'last_error', ARGV[4])
+    redis.call('ZADD', KEYS[4], ARGV[5], redis.call('HGET', KEYS[2], 'frame_id'))
+  else
+    redis.call('DEL', KEYS[3])
+  end
+end
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+return 1
+"""
+
+# KEYS: stream, frame, dead   ARGV: frame id
+REDRIVE = """
+local status = redis.call('HGET', KEYS[2], 'status')
+if not status then return -1 end
+if status ~= 'dead' then return 0 end
+redis.call('ZREM', KEYS[3], ARGV[1])
+local next = 'queued'
+if redis.call('HEXISTS', KEYS[2], 'classification') == 1 then next = 'classified' end
+redis.call('HSET', KEYS[2], 'status', next, 'attempts', 0)
+redis.call('XADD', KEYS[1], '*', 'frame_id', ARGV[1])
+return 1
+"""
+
+# KEYS: frame   ARGV: classification json
+CLASSIFIED = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == 'queued' then
+  redis.call('HSET', KEYS[1], 'status', 'classified', 'classification', ARGV[1])
+end
+return 1
+"""

@@ -1,0 +1,161 @@
+"""Bootstrap: builds every part from the settings, starts the background tasks and stops them.
+No FastAPI here; main.py's lifespan calls `build`, `Parts.start` and `Parts.stop`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from camera_ingest.breaker import STATE_VALUE, CircuitBreaker
+from camera_ingest.cameras import Cameras
+from camera_ingest.clients import AggregatorClient, ClassifierClient, make_client
+from camera_ingest.config import Settings
+from camera_ingest.delivery import Deliverer, RetryPolicy
+from camera_ingest.errors import StoreUnavailable
+from camera_ingest.intake import Intake
+from camera_ingest.outbox import Outbox
+from camera_ingest.poller import Poller, PollPolicy
+from camera_ingest.store import Redis, connect
+from camera_ingest.telemetry import Metrics
+from camera_ingest.workers import WorkerPool
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Parts:
+    settings: Settings
+    redis: Redis
+    http: httpx.AsyncClient
+    metrics: Metrics
+    outbox: Outbox
+    cameras: Cameras
+    intake: Intake
+    breakers: dict[str, CircuitBreaker]
+    pool: WorkerPool
+    poller: Poller
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "settings": self.settings,
+            "metrics": self.metrics,
+            "outbox": self.outbox,
+            "cameras": self.cameras,
+            "intake": self.intake,
+            "breakers": self.breakers,
+        }
+
+    async def start(self) -> list[asyncio.Task[None]]:
+        try:
+            await self.outbox.ensure_group()
+        except StoreUnavailable as exc:  # the workers create it once Redis answers
+            log.warning("outbox group not created yet: %s", exc)
+        tasks = []
+        if self.settings.worker_enabled:
+            self.pool.start()
+        if self.settings.poll_enabled:
+            tasks.append(asyncio.create_task(self.poller.run()))
+        return tasks
+
+    async def stop(self, tasks: list[asyncio.Task[None]]) -> None:
+        self.stopping.set()
+        await self.pool.stop(self.settings.shutdown_grace_s)
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.http.aclose()
+        await self.redis.aclose()
+
+
+def build(s: Settings) -> Parts:
+    redis = connect(s.redis_url)
+    http = make_client(connect_timeout_s=s.connect_timeout_s, request_timeout_s=s.request_timeout_s)
+    metrics = Metrics()
+    stopping = asyncio.Event()
+    outbox = Outbox(
+        redis,
+        max_depth=s.outbox_max_depth,
+        data_ttl_s=s.frame_ttl_s,
+        record_ttl_s=s.record_ttl_s,
+        idempotency_ttl_s=s.idempotency_ttl_s,
+        dedupe_window_s=s.dedupe_window_s,
+        retry_after_s=s.retry_after_s,
+    )
+    cameras = Cameras(
+        redis, offline_after=s.poll_offline_after, push_offline_after_s=s.push_offline_after_s
+    )
+    intake = Intake(
+        cameras=cameras, outbox=outbox, metrics=metrics, max_frame_bytes=s.max_frame_bytes
+    )
+    breakers = {
+        name: CircuitBreaker(name, failures=s.breaker_failures, reset_s=s.breaker_reset_s)
+        for name in ("classifier", "aggregator")
+    }
+    deliverer = Deliverer(
+        outbox=outbox,
+        classifier=ClassifierClient(http, s.classifier_url),
+        aggregator=AggregatorClient(http, s.aggregator_url),
+        breakers=breakers,
+        policy=RetryPolicy(s.retry_base_s, s.retry_max_s, s.max_attempts),
+        metrics=metrics,
+        consumer=s.consumer_name,
+        stopping=stopping,
+    )
+    pool = WorkerPool(
+        outbox=outbox,
+        deliverer=deliverer,
+        consumer=s.consumer_name,
+        concurrency=s.worker_concurrency,
+        block_ms=s.read_block_ms,
+        reclaim_min_idle_s=s.reclaim_min_idle_s,
+        reclaim_interval_s=s.reclaim_interval_s,
+    )
+    policy = PollPolicy(
+        tick_s=s.poll_tick_s,
+        timeout_s=s.poll_timeout_s,
+        concurrency=s.poll_concurrency,
+        offline_after=s.poll_offline_after,
+        backoff_max_s=s.poll_backoff_max_s,
+        skip_identical=s.poll_skip_identical,
+        max_frame_bytes=s.max_frame_bytes,
+    )
+    poller = Poller(
+        cameras=cameras,
+        intake=intake,
+        client=http,
+        metrics=metrics,
+        policy=policy,
+        stopping=stopping,
+    )
+    return Parts(
+        settings=s,
+        redis=redis,
+        http=http,
+        metrics=metrics,
+        outbox=outbox,
+        cameras=cameras,
+        intake=intake,
+        breakers=breakers,
+        pool=pool,
+        poller=poller,
+        stopping=stopping,
+    )
+
+
+async def refresh_metrics(parts: Parts) -> None:
+    """Gauges read at scrape time: the outbox from Redis, the breakers from memory."""
+    for name, breaker in parts.breakers.items():
+        parts.metrics.breaker_state.labels(name).set(STATE_VALUE[breaker.state])
+    with contextlib.suppress(StoreUnavailable):
+        stats = await parts.outbox.stats()
+        parts.metrics.outbox_depth.set(stats.depth)
+        parts.metrics.outbox_oldest_age.set(stats.oldest_age_s or 0)
+        parts.metrics.outbox_pending.set(stats.pending)
+        parts.metrics.outbox_dead.set(stats.dead)

@@ -1,0 +1,181 @@
+"""Fixtures for camera-ingest: a real small downstream HTTP server (classifier + aggregator
+contracts, recording every call, told to fail on demand) and the ingest app in-process with its
+lifespan running, against the real Redis of `redis_url`."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from PIL import Image
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from camera_ingest.config import Settings
+from camera_ingest.main import create_app
+from tests.servers import free_port, wait_until
+
+
+@dataclass
+class Downstream:
+    """Classifier and aggregator contracts on one real HTTP server. `classifier_status` and
+    `aggregator_status` set what they answer (200/201 = behave; anything else = that error)."""
+
+    classifier_status: int = 200
+    aggregator_status: int = 201
+    predictions: list[dict[str, Any]] = field(default_factory=list)
+    observations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    observation_posts: list[dict[str, Any]] = field(default_factory=list)
+    url: str = ""
+
+    async def predict(self, request: Request) -> JSONResponse:
+        body = await request.body()
+        self.predictions.append({"size": len(body), "headers": dict(request.headers)})
+        if self.classifier_status != 200:
+            return JSONResponse({"detail": "told to fail"}, status_code=self.classifier_status)
+        return JSONResponse(
+            {
+                "label": "cat",
+                "probabilities": {"cat": 0.9, "dog": 0.05, "other": 0.05},
+                "model": "test-model",
+                "version": "7",
+                "prediction_id": "p",
+            }
+        )
+
+    async def observe(self, request: Request) -> JSONResponse:
+        body = await request.json()
+        self.observation_posts.append({"body": body, "headers": dict(request.headers)})
+        if self.aggregator_status not in (200, 201):
+            return JSONResponse({"detail": "told to fail"}, status_code=self.aggregator_status)
+        duplicate = body["frame_id"] in self.observations
+        self.observations.setdefault(body["frame_id"], body)
+        return JSONResponse(
+            {"frame_id": body["frame_id"], "duplicate": duplicate},
+            status_code=200 if duplicate else 201,
+        )
+
+
+class ThreadServer:
+    """A Starlette app under a real uvicorn, in a thread, on a free loopback port."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.port = free_port()
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> ThreadServer:
+        self.thread.start()
+        wait_until(lambda: self.server.started, timeout=10, what="downstream server")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def downstream() -> Iterator[Downstream]:
+    ds = Downstream()
+    app = Starlette(
+        routes=[
+            Route("/v1/predict", ds.predict, methods=["POST"]),
+            Route("/v1/observations", ds.observe, methods=["POST"]),
+        ]
+    )
+    with ThreadServer(app) as server:
+        ds.url = server.url
+        yield ds
+
+
+def fast_settings(redis_url: str, downstream_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "redis_url": redis_url,
+        "classifier_url": downstream_url,
+        "aggregator_url": downstream_url,
+        "retry_base_s": 0.02,
+        "retry_max_s": 0.2,
+        "breaker_failures": 3,
+        "breaker_reset_s": 0.3,
+        "read_block_ms": 100,
+        "reclaim_min_idle_s": 1.0,
+        "reclaim_interval_s": 0.2,
+        "poll_tick_s": 0.05,
+        "poll_timeout_s": 1.0,
+        "shutdown_grace_s": 1.0,
+        "consumer_name": f"t-{time.time_ns()}",
+    }
+    return Settings(**{**values, **overrides})
+
+
+@pytest.fixture
+def settings(redis_url: str, downstream: Downstream) -> Settings:
+    return fast_settings(redis_url, downstream.url)
+
+
+@contextlib.asynccontextmanager
+async def app_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """The app in-process with its lifespan (Redis, workers, poller) running."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as c:
+            yield c
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client(create_app(settings)) as c:
+        yield c
+
+
+def jpeg(seed: int = 0, size: tuple[int, int] = (32, 24)) -> bytes:
+    """A small valid JPEG whose bytes differ with `seed`."""
+    img = Image.new("RGB", size, (seed % 256, (seed // 256) % 256, 90))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+async def add_camera(client: httpx.AsyncClient, camera_id: str, **fields: Any) -> dict[str, Any]:
+    body = {"id": camera_id, "space_id": fields.pop("space_id", f"space-{camera_id}"), **fields}
+    response = await client.post("/v1/cameras", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def eventually(predicate: Any, *, within: float = 10.0, what: str = "condition") -> Any:
+    """Await `predicate()` until it returns something truthy, or fail at the deadline."""
+    import anyio
+
+    deadline = time.monotonic() + within
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await predicate()
+        if last:
+            return last
+        await anyio.sleep(0.02)
+    raise AssertionError(f"timed out after {within}s waiting for {what}; last value {last!r}")
+
+
+async def frame_status(client: httpx.AsyncClient, frame_id: str) -> str:
+    response = await client.get(f"/v1/frames/{frame_id}")
+    assert response.status_code == 200, response.text
+    return response.json()["status"]  # type: ignore[no-any-return]

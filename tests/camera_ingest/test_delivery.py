@@ -1,0 +1,166 @@
+"""Delivery: retries, breaker, dead letters, redrive, expired bytes, reclaim of a dead consumer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from camera_ingest.config import Settings
+from camera_ingest.main import create_app
+from tests.camera_ingest.conftest import (
+    Downstream,
+    add_camera,
+    app_client,
+    eventually,
+    frame_status,
+    jpeg,
+)
+
+pytestmark = pytest.mark.anyio
+JPEG = {"Content-Type": "image/jpeg"}
+
+
+async def push(client: httpx.AsyncClient, camera: str, seed: int) -> str:
+    response = await client.put(f"/v1/cameras/{camera}/frame", content=jpeg(seed), headers=JPEG)
+    assert response.status_code == 202, response.text
+    return response.json()["frame_id"]  # type: ignore[no-any-return]
+
+
+async def wait_status(client: httpx.AsyncClient, frame_id: str, status: str) -> dict[str, Any]:
+    async def reached() -> bool:
+        return await frame_status(client, frame_id) == status
+
+    await eventually(reached, what=f"frame {frame_id} {status}")
+    return (await client.get(f"/v1/frames/{frame_id}")).json()  # type: ignore[no-any-return]
+
+
+async def test_transient_classifier_failure_retries_then_delivers(
+    client: httpx.AsyncClient, downstream: Downstream
+) -> None:
+    downstream.classifier_status = 503
+    await add_camera(client, "c1")
+    frame_id = await push(client, "c1", 1)
+
+    async def breaker_open() -> bool:
+        return bool((await client.get("/v1/outbox")).json()["breakers"]["classifier"] != "closed")
+
+    await eventually(breaker_open, what="classifier breaker opens")
+    calls_when_open = len(downstream.predictions)
+    frame = (await client.get(f"/v1/frames/{frame_id}")).json()
+    assert frame["status"] == "queued"
+    assert frame["attempts"] >= 3
+    assert "503" in frame["last_error"]
+    downstream.classifier_status = 200
+    await wait_status(client, frame_id, "delivered")
+    assert len(downstream.observations) == 1
+    assert len(downstream.predictions) <= calls_when_open + 2  # half-open probes, not a storm
+
+
+async def test_aggregator_failure_does_not_classify_twice(
+    client: httpx.AsyncClient, downstream: Downstream
+) -> None:
+    downstream.aggregator_status = 500
+    await add_camera(client, "c2")
+    frame_id = await push(client, "c2", 2)
+    frame = await wait_status(client, frame_id, "classified")
+    assert frame["classification"]["model"] == "test-model"
+    await eventually(lambda: _async(len(downstream.observation_posts) >= 2), what="retries")
+    downstream.aggregator_status = 201
+    await wait_status(client, frame_id, "delivered")
+    assert len(downstream.predictions) == 1
+    assert list(downstream.observations) == [frame_id]
+
+
+async def test_permanent_failure_is_dead_and_redrivable(
+    client: httpx.AsyncClient, downstream: Downstream
+) -> None:
+    downstream.classifier_status = 422
+    await add_camera(client, "c3")
+    frame_id = await push(client, "c3", 3)
+    frame = await wait_status(client, frame_id, "dead")
+    assert "422" in frame["last_error"]
+    dead = (await client.get("/v1/frames", params={"status": "dead"})).json()["frames"]
+    assert [f["frame_id"] for f in dead] == [frame_id]
+    assert (await client.get("/v1/outbox")).json()["dead"] == 1
+    not_dead = await client.post("/v1/frames/nope/redrive")
+    assert not_dead.status_code == 404
+
+    downstream.classifier_status = 200
+    response = await client.post(f"/v1/frames/{frame_id}/redrive")
+    assert response.status_code == 202
+    assert response.json()["redriven"] == [frame_id]
+    await wait_status(client, frame_id, "delivered")
+    again = await client.post(f"/v1/frames/{frame_id}/redrive")
+    assert again.status_code == 409
+    assert (await client.get("/v1/outbox")).json()["dead"] == 0
+
+
+async def test_aggregator_422_is_dead_and_bulk_redrive_reuses_classification(
+    client: httpx.AsyncClient, downstream: Downstream
+) -> None:
+    downstream.aggregator_status = 422
+    await add_camera(client, "c4")
+    ids = [await push(client, "c4", seed) for seed in (10, 11)]
+    for frame_id in ids:
+        await wait_status(client, frame_id, "dead")
+    downstream.aggregator_status = 201
+    response = await client.post("/v1/frames/redrive")
+    assert sorted(response.json()["redriven"]) == sorted(ids)
+    for frame_id in ids:
+        await wait_status(client, frame_id, "delivered")
+    assert len(downstream.predictions) == 2  # classified once each, before and after redrive
+
+
+async def test_expired_bytes_make_the_frame_dead(settings: Settings, redis_url: str) -> None:
+    idle = create_app(settings.model_copy(update={"worker_enabled": False}))
+    async with app_client(idle) as client:
+        await add_camera(client, "c5")
+        frame_id = await push(client, "c5", 5)
+    redis.Redis.from_url(redis_url).delete(f"ingest:frame:{frame_id}:data")  # as if TTL passed
+    async with app_client(create_app(settings)) as client:
+        frame = await wait_status(client, frame_id, "dead")
+    assert "expired" in frame["last_error"]
+
+
+async def test_pending_entries_of_a_dead_consumer_are_reclaimed(
+    client: httpx.AsyncClient, downstream: Downstream, redis_url: str
+) -> None:
+    await add_camera(client, "c6")
+    app = client._transport.app  # type: ignore[attr-defined]
+    await app.state.outbox.ensure_group()
+    # A consumer that took the frame and died: stop our workers from taking it first by
+    # enqueueing directly and reading with the dead consumer's name.
+    await app.state.intake.cameras.config("c6")
+    downstream.classifier_status = 503
+    frame_id = await push(client, "c6", 6)
+    r = redis.Redis.from_url(redis_url)
+    await eventually(
+        lambda: _async(r.xpending("ingest:outbox", "workers")["pending"] == 1),
+        what="our worker holds the entry",
+    )
+    entry_id = r.xpending_range("ingest:outbox", "workers", "-", "+", 1)[0]["message_id"]
+    r.xclaim("ingest:outbox", "workers", "ghost", 0, [entry_id])  # the ghost owns it now
+    downstream.classifier_status = 200
+    await wait_status(client, frame_id, "delivered")
+    assert list(downstream.observations) == [frame_id]
+    assert r.xpending("ingest:outbox", "workers")["pending"] == 0
+
+
+async def test_metrics_show_outbox_and_deliveries(
+    client: httpx.AsyncClient, downstream: Downstream
+) -> None:
+    await add_camera(client, "c7")
+    frame_id = await push(client, "c7", 7)
+    await wait_status(client, frame_id, "delivered")
+    text = (await client.get("/metrics")).text
+    assert 'ingest_deliveries_total{outcome="delivered"} 1.0' in text
+    assert "ingest_outbox_depth 0.0" in text
+    assert 'ingest_breaker_state{service="classifier"} 0.0' in text
+    assert 'ingest_frames_accepted_total{source="push"} 1.0' in text
+
+
+async def _async(value: Any) -> Any:
+    return value
