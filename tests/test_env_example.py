@@ -1,0 +1,24 @@
+"""`.env.example` lists every setting of every service, as their config.py defines them today."""
+
+import subprocess
+import sys
+
+from tests.servers import ROOT
+
+
+def test_env_example_is_generated_from_the_current_settings() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "env_example.py"), "--check"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_env_example_names_the_required_gateway_keys() -> None:
+    text = (ROOT / ".env.example").read_text()
+    assert "\nGATEWAY_API_KEYS=\n" in text
+    for prefix in ("GATEWAY_", "INGEST_", "CLASSIFIER_", "AGGREGATOR_"):
+        assert f"\n{prefix}LOG_LEVEL=" in text
