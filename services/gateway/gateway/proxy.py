@@ -19,7 +19,15 @@ from gateway.routes import Target, rewrite_location
 
 log = logging.getLogger(__name__)
 
-REQUEST_HEADERS = ("content-type", "content-length", "idempotency-key", "last-event-id", "accept")
+# inference-header-content-length: Triton's binary tensor extension on /api/v2 (tritonclient).
+REQUEST_HEADERS = (
+    "content-type",
+    "content-length",
+    "idempotency-key",
+    "last-event-id",
+    "accept",
+    "inference-header-content-length",
+)
 RESPONSE_HEADERS = (
     "content-type",
     "content-length",
@@ -30,6 +38,7 @@ RESPONSE_HEADERS = (
     "etag",
     "last-modified",
     "allow",
+    "inference-header-content-length",
 )
 
 
