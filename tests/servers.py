@@ -55,6 +55,8 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.05, what: str =
             value = predicate()
             if value:
                 return value
+        except RuntimeError:  # a process died: waiting longer cannot help
+            raise
         except Exception as exc:  # retried until the deadline
             last_exc = exc
         time.sleep(interval)

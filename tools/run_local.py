@@ -175,16 +175,13 @@ class Stack:
     def register_sim_cameras(self) -> None:
         for name in SIM_CAMERAS:
             body = {
-                "id": f"sim-{name}",
                 "space_id": name,
                 "mode": "poll",
                 "enabled": True,
                 "snapshot_url": f"http://127.0.0.1:{self.ports.sim}/cameras/{name}/snapshot.jpg",
                 "interval_s": self.poll_interval_s,
             }
-            status = self.api("PUT", f"/api/v1/cameras/sim-{name}", body)
-            if status == 404:
-                status = self.api("POST", "/api/v1/cameras", body)
+            status = self.api("PUT", f"/api/v1/cameras/sim-{name}", body)  # create or replace
             if status >= 400:
                 raise RuntimeError(f"registering camera sim-{name} failed with HTTP {status}")
 
@@ -199,6 +196,9 @@ class Stack:
             with urllib.request.urlopen(req, timeout=10) as resp:
                 return int(resp.status)
         except urllib.error.HTTPError as exc:
+            log.warning(
+                "%s %s -> %s %s", method, path, exc.code, exc.read()[:500].decode(errors="replace")
+            )
             return int(exc.code)
 
     def stop(self) -> None:

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -55,33 +56,20 @@ def port_block_free(base: int, n: int = 10) -> bool:
 
 
 def start_run(var_dir: Path, base: int, redis_port: int) -> Run:
-    log = open(var_dir.parent / f"run-{base}.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "tools" / "run_local.py"),
-            "--var-dir",
-            str(var_dir),
-            "--port-base",
-            str(base),
-            "--redis-port",
-            str(redis_port),
-            "--api-key",
-            API_KEY,
-            "--poll-interval",
-            "1",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-        env={**os.environ},
-    )
+    argv = [sys.executable, str(ROOT / "tools" / "run_local.py"), "--var-dir", str(var_dir),
+            "--port-base", str(base), "--redis-port", str(redis_port), "--api-key", API_KEY,
+            "--poll-interval", "1"]  # fmt: skip
+    log_path = var_dir.parent / f"run-{base}.log"
+    offset = log_path.stat().st_size if log_path.exists() else 0  # a restart appends
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+                                env={**os.environ})  # fmt: skip
     run = Run(proc, base, var_dir)
 
     def ready() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(f"run_local exited with {proc.returncode}")
-        return b"ready in" in (var_dir.parent / f"run-{base}.log").read_bytes()
+        return b"ready in" in log_path.read_bytes()[offset:]
 
     wait_until(ready, timeout=180, interval=0.5, what="make run to be ready")
     return run
@@ -124,21 +112,30 @@ def register_push_camera(client: httpx.Client, camera: str, space: str) -> None:
     assert resp.status_code == 201, resp.text
 
 
+def settled(client: httpx.Client, space: str, label: str, frames: int) -> dict[str, Any]:
+    """The space once all `frames` reached the aggregator and it reads `label`."""
+
+    def check() -> dict[str, Any] | None:
+        resp = client.get(f"/api/v1/spaces/{space}")
+        doc: dict[str, Any] = resp.json() if resp.status_code == 200 else {}
+        done = doc.get("observation_count") == frames and doc.get("occupant") == label
+        return doc if done else None
+
+    result: dict[str, Any] = wait_until(check, timeout=60, what=f"{space} to read {label}")
+    return result
+
+
 def test_pushed_photos_set_the_space_occupant(stack: Run, sample_dir: Path) -> None:
     suffix = uuid.uuid4().hex[:8]
     with stack.client() as client:
         for label in ("cat", "dog"):
             camera, space = f"cam-{label}-{suffix}", f"kennel-{label}-{suffix}"
             register_push_camera(client, camera, space)
-            push_folder(client, camera, sample_dir / label, f"req-{label}-{suffix}")
-            wait_until(
-                lambda s=space, lab=label: occupant(client, s) == lab,
-                timeout=60,
-                what=f"space {space} to read {label}",
-            )
-        space = client.get(f"/api/v1/spaces/kennel-cat-{suffix}").json()
-    assert space["confidence"] > 0.5
-    assert space["observation_count"] == len(list((sample_dir / "cat").glob("*.jpg")))
+            sent = push_folder(client, camera, sample_dir / label, f"req-{label}-{suffix}")
+            assert len(set(sent)) == len(sent) == 6
+            doc = settled(client, space, label, len(sent))
+            assert doc["confidence"] > 0.9
+            assert set(doc["cameras"]) == {camera}
 
 
 def test_simulated_cameras_are_polled_into_their_spaces(stack: Run) -> None:
@@ -187,12 +184,13 @@ def test_ctrl_c_stops_everything_and_a_second_run_keeps_the_state(
     suffix = uuid.uuid4().hex[:8]
     with stack.client() as client:
         register_push_camera(client, f"cam-keep-{suffix}", f"keep-{suffix}")
-        push_folder(client, f"cam-keep-{suffix}", sample_dir / "cat", f"keep-{suffix}")
-        wait_until(
-            lambda: occupant(client, f"keep-{suffix}") == "cat",
-            timeout=60,
-            what="the space to read cat",
-        )
+        sent = push_folder(client, f"cam-keep-{suffix}", sample_dir / "cat", f"keep-{suffix}")
+
+        def all_delivered() -> bool:
+            resp = client.get(f"/api/v1/spaces/keep-{suffix}")
+            return resp.status_code == 200 and resp.json()["observation_count"] == len(sent)
+
+        wait_until(all_delivered, timeout=60, what="every frame to reach the aggregator")
         before = client.get(f"/api/v1/spaces/keep-{suffix}").json()
 
     assert stack.stop() == 0

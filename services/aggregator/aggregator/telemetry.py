@@ -16,6 +16,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 SERVICE = "aggregator"
+log = logging.getLogger(__name__)
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -52,6 +53,9 @@ def configure_logging(level: str) -> None:
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
     root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error"):  # uvicorn's own lines as JSON too
+        logging.getLogger(name).handlers = []
+        logging.getLogger(name).propagate = True
 
 
 class Metrics:
@@ -94,10 +98,12 @@ class RequestContext:
         rid = given if SANE_ID.match(given) else uuid.uuid4().hex
         token = request_id.set(rid)
         scope.setdefault("state", {})["request_id"] = rid
-        started, method = time.perf_counter(), scope["method"]
+        started, method, status = time.perf_counter(), scope["method"], 500
 
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
                 self.metrics.requests.labels(method, str(message["status"])).inc()
             await send(message)
@@ -105,5 +111,15 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            self.metrics.latency.labels(method).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            self.metrics.latency.labels(method).observe(elapsed)
+            log.info(
+                "request",
+                extra={
+                    "method": method,
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round(elapsed * 1e3, 2),
+                },
+            )
             request_id.reset(token)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
+
+log = logging.getLogger(__name__)
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -50,6 +53,9 @@ def configure_logging(service: str, level: str) -> None:
     others = [h for h in root.handlers if not isinstance(h.formatter, JsonFormatter)]
     root.handlers[:] = [*others, handler]
     root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error"):  # uvicorn's own lines as JSON too
+        logging.getLogger(name).handlers = []
+        logging.getLogger(name).propagate = True
 
 
 Scope = dict[str, Any]
@@ -69,9 +75,12 @@ class RequestIdMiddleware:
         raw = headers.get(b"x-request-id")
         rid = sane_request_id(raw.decode("latin-1") if raw else None)
         token = request_id_var.set(rid)
+        started, status = time.perf_counter(), 500
 
         async def send_with_id(message: Scope) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
             await send(message)
@@ -79,6 +88,16 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            elapsed_ms = round((time.perf_counter() - started) * 1e3, 2)
+            log.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": elapsed_ms,
+                },
+            )
             request_id_var.reset(token)
 
 

@@ -59,7 +59,7 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):  # uvicorn.access: our middleware logs requests
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
 

@@ -18,6 +18,7 @@ SERVICE = "gateway"
 REQUEST_ID_HEADER = "x-request-id"
 ID_BYTES = REQUEST_ID_HEADER.encode()
 _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+log = logging.getLogger(__name__)
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 
@@ -54,6 +55,9 @@ def configure_logging(level: str) -> None:
         root.addHandler(handler)
     root.setLevel(level.upper())
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per proxied call is noise
+    for name in ("uvicorn", "uvicorn.error"):  # uvicorn's own lines as JSON too
+        logging.getLogger(name).handlers = []
+        logging.getLogger(name).propagate = True
 
 
 class Metrics:
@@ -121,6 +125,16 @@ class RequestContextMiddleware:
         finally:
             route = state.get("route") or _own_route(scope["path"])
             upstream = state.get("upstream", "-")
+            log.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "upstream": upstream,
+                    "duration_ms": round((time.perf_counter() - started) * 1e3, 2),
+                },
+            )
             self.metrics.requests.labels(route, upstream, scope["method"], str(status)).inc()
             self.metrics.latency.labels(route, upstream).observe(time.perf_counter() - started)
             request_id_var.reset(token)
