@@ -304,13 +304,16 @@ def main(argv: list[str] | None = None) -> int:
         log.info(
             "API key: %s   logs: %s/log/*.log   Ctrl-C stops everything", args.api_key, args.var_dir
         )
+        parent = os.getppid()
         while True:
+            if os.getppid() != parent:  # `make` (or a terminal) went away without a signal
+                raise Stop("parent exited")
             for name, proc in stack.procs:
                 if proc.poll() is not None:
                     raise RuntimeError(f"{name} exited with {proc.returncode}: see its log")
             time.sleep(0.5)
     except Stop as sig:
-        log.info("%s received", sig)
+        log.info("stop requested: %s", sig)
         return 0
     except (RuntimeError, TimeoutError) as exc:
         log.error("%s", exc)
