@@ -14,6 +14,8 @@ from tests.conftest import shared_dataset
 from tests.servers import ROOT
 
 EVALUATE = ROOT / "services" / "classifier" / "tools" / "evaluate.py"
+FP32 = ("--model", "efficientnet-lite0-pets", "--version", "1")
+INT8 = "efficientnet-lite0-pets-int8/1"
 
 
 def evaluate(model_dir: Path, data: Path, *extra: str) -> tuple[str, dict[str, Any]]:
@@ -29,7 +31,7 @@ def evaluate(model_dir: Path, data: Path, *extra: str) -> tuple[str, dict[str, A
 
 
 def test_every_sample_photo_is_right(model_dir: Path, sample_dir: Path) -> None:
-    output, summary = evaluate(model_dir, sample_dir, "--version", "1")
+    output, summary = evaluate(model_dir, sample_dir, *FP32)
     assert "true \\ predicted" in output
     assert summary["n"] == 15
     assert summary["accuracy"] == 1.0
@@ -37,20 +39,32 @@ def test_every_sample_photo_is_right(model_dir: Path, sample_dir: Path) -> None:
     assert summary["version"] == "1"
 
 
+def test_int8_sample_photos_are_right_and_agree(model_dir: Path, sample_dir: Path) -> None:
+    int8 = ("--model", INT8.split("/")[0], "--compare", "efficientnet-lite0-pets/1")
+    _, summary = evaluate(model_dir, sample_dir, *int8)
+    assert (summary["model"], summary["accuracy"]) == (INT8.split("/")[0], 1.0)
+    assert summary["agreement"]["with"] == "efficientnet-lite0-pets/1"
+    assert summary["agreement"]["labels"] == summary["agreement"]["cat_vs_dog"] == 1.0
+
+
 @pytest.mark.slow
 def test_pets_eval_targets(model_dir: Path) -> None:
-    """pets-eval is never trained on: 1000 Asirra cats/dogs + 135 empty rooms."""
-    _, summary = evaluate(model_dir, shared_dataset("pets-eval"), "--version", "1")
+    """pets-eval is never trained on: 1000 Asirra cats/dogs + 135 empty rooms. The int8 copy
+    runs on the same tensors and must decide like fp32."""
+    _, summary = evaluate(model_dir, shared_dataset("pets-eval"), *FP32, "--compare", INT8)
     assert summary["n"] == 1135
     assert summary["cat_vs_dog_accuracy"] >= 0.985
     assert summary["none_as_other"] >= 0.97
     assert summary["animals_as_other"] <= 0.015
     assert summary["accuracy"] >= 0.975
+    assert summary["agreement"]["labels"] >= 0.99
+    assert summary["agreement"]["cat_vs_dog"] >= 0.985
 
 
 @pytest.mark.slow
 def test_pets_targets(model_dir: Path) -> None:
-    _, summary = evaluate(model_dir, shared_dataset("pets"), "--version", "1")
+    _, summary = evaluate(model_dir, shared_dataset("pets"), *FP32, "--compare", INT8)
     assert summary["n"] == 256
     assert summary["cat_vs_dog_accuracy"] >= 0.99
     assert summary["none_as_other"] == 1.0
+    assert summary["agreement"]["labels"] >= 0.99

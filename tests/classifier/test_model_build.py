@@ -1,4 +1,5 @@
-"""The torch-free builder: same numbers as torch, same bytes every build, right species."""
+"""The torch-free builder: same numbers as torch, same bytes every build, right species; and its
+static int8 copy, calibrated on the shipped sample photos."""
 
 from __future__ import annotations
 
@@ -23,17 +24,25 @@ BUILDER = ROOT / "services" / "classifier" / "tools" / "build_model.py"
 REFERENCE = Path(__file__).parent / "reference" / "lite0_logits.npz"
 
 
-def run_builder(out: Path, *extra: str) -> Path:
+def run_builder(out: Path, *extra: str) -> dict[str, Path]:
+    """Runs build_model.py; returns each built version's folder by its precision."""
     subprocess.run(
-        [sys.executable, str(BUILDER), "--out", str(out), *extra], check=True, timeout=120
+        [sys.executable, str(BUILDER), "--out", str(out), *extra], check=True, timeout=300
     )
-    (target,) = out.glob("*/*/model.onnx")
-    return target.parent
+    folders = [p.parent for p in sorted(out.glob("*/*/model.onnx"))]
+    by_precision = {json.loads((f / "metadata.json").read_text())["precision"]: f for f in folders}
+    assert len(by_precision) == len(folders)
+    return by_precision
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return run_builder(tmp_path_factory.mktemp("build"))
+
+
+@pytest.fixture(scope="module")
+def built(builds: dict[str, Path]) -> Path:
+    return builds["fp32"]
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +52,54 @@ def runtime(built: Path) -> ModelRuntime:
     return rt
 
 
-def test_two_builds_give_identical_bytes(built: Path, tmp_path: Path) -> None:
+def test_two_builds_give_identical_bytes(builds: dict[str, Path], tmp_path: Path) -> None:
     again = run_builder(tmp_path)
-    assert (again / "model.onnx").read_bytes() == (built / "model.onnx").read_bytes()
-    assert (again / "metadata.json").read_bytes() == (built / "metadata.json").read_bytes()
+    assert set(again) == set(builds) == {"fp32", "int8"}
+    for precision, folder in builds.items():
+        for name in ("model.onnx", "metadata.json"):
+            assert (again[precision] / name).read_bytes() == (folder / name).read_bytes(), name
+
+
+def test_int8_is_a_separate_model_named_after_fp32(builds: dict[str, Path]) -> None:
+    fp32 = json.loads((builds["fp32"] / "metadata.json").read_text())
+    int8 = json.loads((builds["int8"] / "metadata.json").read_text())
+    assert int8["name"] == f"{fp32['name']}-int8"  # a version of fp32 would be served by default
+    assert int8["precision"] == "int8"
+    assert (
+        int8["sha256"] == hashlib.sha256((builds["int8"] / "model.onnx").read_bytes()).hexdigest()
+    )
+    assert int8["quantization"]["fp32_sha256"] == fp32["sha256"]
+    assert int8["quantization"]["calibration_photos"] == 15
+    for key in (
+        "labels",
+        "input_name",
+        "input_shape",
+        "outputs",
+        "preprocessing",
+        "other_threshold",
+    ):
+        assert int8[key] == fp32[key], key
+
+
+def test_int8_graph_quantizes_the_backbone_only(builds: dict[str, Path]) -> None:
+    model = onnx.load(str(builds["int8"] / "model.onnx"))
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("QuantizeLinear") > 40
+    assert ops.count("Conv") == 1 + 16 * 3 - 1 + 1
+    producers = {o: n for n in model.graph.node for o in n.output}
+    by_name = {n.name: n for n in model.graph.node}
+    stem, head = by_name["_conv_stem.out"], by_name["_conv_head.out"]
+    assert stem.input[0] == "images"  # the stem sees the float image, not a quantized one
+    assert producers[head.input[1]].op_type == "DequantizeLinear"  # int8 weights
+    for gemm in ("logits", "head.logit"):  # the ImageNet FC and the cat/dog head stay float32
+        assert producers[gemm].op_type == "Gemm"
+        assert producers[gemm].input[1] not in producers  # a float initializer, not dequantized
+    assert [o.name for o in model.graph.output] == ["probabilities", "logits", "features"]
+
+
+def test_without_calibration_photos_only_fp32_is_built(tmp_path: Path) -> None:
+    builds = run_builder(tmp_path / "out", "--calibration", str(tmp_path / "absent"))
+    assert set(builds) == {"fp32"}
 
 
 def test_metadata_describes_the_file(built: Path) -> None:
@@ -93,7 +146,9 @@ def test_real_photos_get_the_right_species(
 
 
 def test_zero_shot_build_without_head(tmp_path: Path, sample_dir: Path) -> None:
-    target = run_builder(tmp_path / "out", "--head-dir", str(tmp_path / "no-head"))
+    builds = run_builder(tmp_path / "out", "--head-dir", str(tmp_path / "no-head"), "--no-int8")
+    assert set(builds) == {"fp32"}
+    target = builds["fp32"]
     assert json.loads((target / "metadata.json").read_text())["head"] == "zero-shot"
     rt = ModelRuntime(ModelInfo.from_dir(target))
     rt.load()

@@ -99,6 +99,11 @@ class ModelRuntime:
         self._lock = threading.Lock()
 
     @property
+    def image_shape(self) -> tuple[int, ...]:
+        """One input image's shape, (3, H, W), from the metadata's input_shape."""
+        return tuple(int(d or 1) for d in self.info.input_shape[1:])
+
+    @property
     def ready(self) -> bool:
         return self._session is not None
 
@@ -116,7 +121,7 @@ class ModelRuntime:
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             options.intra_op_num_threads, options.inter_op_num_threads = self._threads
             session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-            warm = np.zeros((1, 3, 224, 224), dtype=np.float32)
+            warm = np.zeros((1, *self.image_shape), dtype=np.float32)
             session.run([PROBABILITIES], {self.info.input_name: warm})
             self._session = session
         log.info("model %s/%s loaded and warmed up", self.info.name, self.info.version)
@@ -130,8 +135,9 @@ class ModelRuntime:
     def predict(self, batch: np.ndarray) -> list[Prediction]:
         """Labels and probabilities for a preprocessed float32 batch [N, 3, 224, 224]."""
         session = self._require_session()
-        if batch.ndim != 4 or batch.shape[1:] != (3, 224, 224):
-            raise InvalidInput(f"expected a [N, 3, 224, 224] batch, got {list(batch.shape)}")
+        if batch.ndim != 4 or batch.shape[1:] != self.image_shape:
+            expected = ", ".join(map(str, self.image_shape))
+            raise InvalidInput(f"expected a [N, {expected}] batch, got {list(batch.shape)}")
         if batch.shape[0] == 0:
             return []
         (probabilities,) = session.run(

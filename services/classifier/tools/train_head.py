@@ -58,7 +58,7 @@ def labelled(data_dirs: list[Path]) -> tuple[list[Path], np.ndarray]:
 def features(files: list[Path]) -> np.ndarray:
     """Pooled features of each photo, from the headless model, through the served code."""
     with tempfile.TemporaryDirectory() as tmp:
-        target = build(Path(tmp), head_dir=Path(tmp) / "no-head")
+        target = build(Path(tmp), head_dir=Path(tmp) / "no-head", calibration=None)
         runtime = ModelRuntime(ModelInfo.from_dir(target))
         runtime.load()
 
