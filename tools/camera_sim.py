@@ -10,6 +10,9 @@ Endpoints (stdlib http.server, no dependencies):
                                        fail: HTTP 500; hang: sleep --hang-s before answering;
                                        garbage: 200 with bytes that are not an image
     GET  /healthz
+With --sensor-noise, every JPEG served carries a comment segment with a capture counter: new bytes,
+same pixels, as a real sensor never sends the same bytes twice (without it, ingest's duplicate
+detection rightly folds a cycle's repeated photos into their first frame).
 Settings may also come from the environment: SIM_PHOTOS, SIM_PORT, SIM_HOST, SIM_CAMERAS.
 """
 
@@ -37,6 +40,14 @@ IMAGE_TYPES = {
 log = logging.getLogger("camera_sim")
 
 
+def stamp_jpeg(data: bytes, text: str) -> bytes:
+    """The JPEG with a comment (COM) segment after its start marker: new bytes, same pixels."""
+    if not data.startswith(b"\xff\xd8"):
+        return data
+    payload = text.encode()[:65000]
+    return data[:2] + b"\xff\xfe" + (len(payload) + 2).to_bytes(2, "big") + payload + data[2:]
+
+
 class SimCamera:
     def __init__(self, name: str, folder: Path) -> None:
         photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_TYPES)
@@ -45,17 +56,27 @@ class SimCamera:
         self.name, self.folder, self.mode = name, folder, "normal"
         self._cycle = itertools.cycle(photos)
         self._lock = threading.Lock()
+        self.served = 0
 
     def next_photo(self) -> Path:
         with self._lock:
+            self.served += 1
             return next(self._cycle)
 
 
 class Simulator:
-    def __init__(self, photos: Path, cameras: dict[str, str], base_url: str, hang_s: float) -> None:
+    def __init__(
+        self,
+        photos: Path,
+        cameras: dict[str, str],
+        base_url: str,
+        hang_s: float,
+        sensor_noise: bool = False,
+    ) -> None:
         self.cameras = {name: SimCamera(name, photos / folder) for name, folder in cameras.items()}
         self.base_url = base_url.rstrip("/")
         self.hang_s = hang_s
+        self.sensor_noise = sensor_noise
 
     def listing(self) -> list[dict[str, Any]]:
         return [
@@ -111,7 +132,10 @@ def make_handler(sim: Simulator) -> type[BaseHTTPRequestHandler]:
                 self._send(200, b"this is not an image " * 20, "image/jpeg")
                 return
             photo = camera.next_photo()
-            self._send(200, photo.read_bytes(), IMAGE_TYPES[photo.suffix.lower()])
+            data = photo.read_bytes()
+            if sim.sensor_noise:
+                data = stamp_jpeg(data, f"{camera.name} capture {camera.served} {time.time():.3f}")
+            self._send(200, data, IMAGE_TYPES[photo.suffix.lower()])
 
         def do_PUT(self) -> None:
             camera = self._camera(r"/cameras/([^/]+)/mode")
@@ -163,11 +187,16 @@ def main(argv: list[str] | None = None) -> None:
         help="base of the snapshot URLs (default http://HOST:PORT)",
     )
     parser.add_argument("--hang-s", type=float, default=float(env("SIM_HANG_S", "30")))
+    parser.add_argument(
+        "--sensor-noise",
+        action="store_true",
+        default=env("SIM_SENSOR_NOISE", "") == "1",
+        help="make every JPEG's bytes unique (a comment segment), as a real camera's would be",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    sim = Simulator(
-        args.photos, args.cameras, args.public_url or f"http://{args.host}:{args.port}", args.hang_s
-    )
+    base_url = args.public_url or f"http://{args.host}:{args.port}"
+    sim = Simulator(args.photos, args.cameras, base_url, args.hang_s, args.sensor_noise)
     server = serve(sim, args.host, args.port)
     log.info(json.dumps({"msg": "camera simulator listening", "cameras": sim.listing()}))
     try:

@@ -158,6 +158,7 @@ class Stack:
                 str(p.sim),
                 "--cameras",
                 cams,
+                "--sensor-noise",
             ],
         )
         wait_for(

@@ -150,6 +150,22 @@ def test_simulated_cameras_are_polled_into_their_spaces(stack: Run) -> None:
             )
 
 
+def test_polled_spaces_keep_receiving_frames_past_one_photo_cycle(stack: Run) -> None:
+    """The simulator cycles through 6 photos; each capture is new bytes, so none is folded into
+    an earlier frame, and a polled space never goes stale."""
+    photos_per_camera = 6
+    with stack.client() as client:
+
+        def past_a_cycle() -> bool:
+            doc = client.get("/api/v1/spaces/kennel-1").json()
+            return bool(doc["observation_count"] > photos_per_camera + 2)
+
+        wait_until(past_a_cycle, timeout=60, interval=0.5, what="kennel-1 to pass a photo cycle")
+        doc = client.get("/api/v1/spaces/kennel-1").json()
+    assert doc["occupant"] == "cat"
+    assert doc["stale"] is False
+
+
 def test_request_id_reaches_every_service_log(stack: Run, sample_dir: Path) -> None:
     request_id = f"trace-{uuid.uuid4().hex}"
     suffix = uuid.uuid4().hex[:8]

@@ -33,12 +33,26 @@ function el(tag, text, cls) {
   return e;
 }
 
+function count(n) { return typeof n === "number" ? n : 0; }
+
 function renderSummary(s) {
-  const dl = $("summary");
-  dl.replaceChildren();
-  for (const [k, v] of Object.entries(s || {})) {
-    dl.append(el("dt", k), el("dd", typeof v === "object" ? JSON.stringify(v) : String(v)));
-  }
+  // The aggregator's GET /v1/summary: {animals: {cat: {status: n}, dog: {...}},
+  // spaces: {occupied: {cat, dog}, empty, unknown, total}}.
+  const animals = (s && s.animals) || {};
+  const spaces = (s && s.spaces) || {};
+  const occupied = spaces.occupied || {};
+  const rows = [["Cats", animals.cat || {}], ["Dogs", animals.dog || {}]].map(([name, c]) =>
+    [name, `${count(c.available)} available · ${count(c.reserved)} reserved · ` +
+           `${count(c.intake)} in intake · ${count(c.adopted)} adopted`]);
+  rows.push(["Spaces", `${count(occupied.cat)} cat · ${count(occupied.dog)} dog · ` +
+                       `${count(spaces.empty)} empty · ${count(spaces.unknown)} unknown`]);
+  $("summary").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", k), el("dd", v)]));
+}
+
+function seen(iso) {
+  if (!iso) return "never";
+  const t = new Date(iso);
+  return isNaN(t) ? iso : t.toLocaleTimeString();
 }
 
 function renderSpaces(spaces) {
@@ -46,7 +60,7 @@ function renderSpaces(spaces) {
     const tr = el("tr", undefined, s.stale ? "stale" : "");
     const conf = typeof s.confidence === "number" ? `${(100 * s.confidence).toFixed(0)}%` : "";
     tr.append(el("td", s.space_id), el("td", s.occupant, s.occupant), el("td", conf),
-              el("td", s.last_seen || ""));
+              el("td", seen(s.last_seen) + (s.stale ? " (stale)" : "")));
     return tr;
   }));
 }
@@ -69,8 +83,9 @@ async function refresh() {
 }
 
 function scheduleRefresh() {
-  clearTimeout(refreshTimer);
-  refreshTimer = setTimeout(refresh, 250);
+  // At most one refresh a second, however many events arrive (one per classified frame).
+  if (refreshTimer) return;
+  refreshTimer = setTimeout(() => { refreshTimer = null; refresh(); }, 1000);
 }
 
 async function follow() {
