@@ -51,9 +51,14 @@ def test_sigkill_mid_stream_then_restart(stack: Stack, sample_dir: Path) -> None
     thread = threading.Thread(target=uploader, daemon=True)
     thread.start()
     wait_until(lambda: len(accepted) >= len(work) // 3, timeout=60, what="a third uploaded")
-    stack.ingest.kill()  # SIGKILL while uploads and deliveries are in flight
+    # Hold deliveries back so that the kill certainly leaves accepted, unacknowledged frames
+    # behind (with every service up, the outbox is often empty at any given instant).
+    stack.classifier.stop()
+    wait_until(lambda: stack.outbox()["depth"] >= 10, timeout=60, what="frames to pile up")
+    stack.ingest.kill()  # SIGKILL while uploads arrive and workers hold frames in flight
     stack.ingest.start(timeout=60)
-    assert stack.outbox()["depth"] > 0, "the kill came too late to leave work behind"
+    assert stack.outbox()["depth"] >= 10, "frames accepted before the kill are in the outbox"
+    stack.classifier.start(timeout=90)
     thread.join(timeout=120)
     assert not errors
     assert len(accepted) == len(work)
