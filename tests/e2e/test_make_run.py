@@ -193,6 +193,44 @@ def test_gateway_refuses_requests_without_a_key(stack: Run) -> None:
     assert resp.headers["content-type"].startswith("application/problem+json")
 
 
+def test_standard_inference_client_works_through_the_gateway(stack: Run, sample_dir: Path) -> None:
+    """tritonclient speaks the Open Inference Protocol v2 at /api/v2, binary tensors included."""
+    import numpy as np
+    import tritonclient.http as triton
+
+    from classifier.preprocess import preprocess
+
+    client = triton.InferenceServerClient(url=f"127.0.0.1:{stack.base}/api")
+    headers = {"X-API-Key": API_KEY}
+    model = "efficientnet-lite0-pets"
+    assert client.is_server_live(headers=headers)
+    assert client.is_model_ready(model, headers=headers)
+    photo = sorted((sample_dir / "dog").glob("*.jpg"))[0]
+    batch = preprocess(photo.read_bytes(), max_pixels=40_000_000)[np.newaxis]
+    images = triton.InferInput("images", list(batch.shape), "FP32")
+    images.set_data_from_numpy(batch, binary_data=True)
+    wanted = [triton.InferRequestedOutput("probabilities", binary_data=True)]
+    result = client.infer(model, [images], outputs=wanted, headers=headers)
+    probabilities = result.as_numpy("probabilities")
+    assert probabilities.shape == (1, 3)
+    assert int(probabilities[0].argmax()) == 1  # (cat, dog, other): a dog
+    client.close()
+
+
+@pytest.mark.parametrize("offset", [0, 1, 2, 3], ids=["gateway", "ingest", "classifier", "agg"])
+def test_every_service_has_health_readiness_metrics_and_docs(stack: Run, offset: int) -> None:
+    url = f"http://127.0.0.1:{stack.base + offset}"
+    with httpx.Client(base_url=url, timeout=10) as client:
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/readyz").status_code == 200
+        metrics = client.get("/metrics")
+        assert metrics.status_code == 200
+        assert metrics.headers["content-type"].startswith("text/plain")
+        assert "# TYPE " in metrics.text
+        assert client.get("/docs").status_code == 200
+        assert client.get("/openapi.json").json()["paths"]
+
+
 def test_ctrl_c_stops_everything_and_a_second_run_keeps_the_state(
     stack: Run, sample_dir: Path
 ) -> None:
@@ -220,27 +258,3 @@ def test_ctrl_c_stops_everything_and_a_second_run_keeps_the_state(
     assert after["occupant"] == "cat"
     assert after["observation_count"] == before["observation_count"]
     assert camera.status_code == 200
-
-
-def test_standard_inference_client_works_through_the_gateway(stack: Run, sample_dir: Path) -> None:
-    """tritonclient speaks the Open Inference Protocol v2 at /api/v2, binary tensors included."""
-    import numpy as np
-    import tritonclient.http as triton
-
-    from classifier.preprocess import preprocess
-
-    client = triton.InferenceServerClient(url=f"127.0.0.1:{stack.base}/api")
-    headers = {"X-API-Key": API_KEY}
-    model = "efficientnet-lite0-pets"
-    assert client.is_server_live(headers=headers)
-    assert client.is_model_ready(model, headers=headers)
-    photo = sorted((sample_dir / "dog").glob("*.jpg"))[0]
-    batch = preprocess(photo.read_bytes(), max_pixels=40_000_000)[np.newaxis]
-    images = triton.InferInput("images", list(batch.shape), "FP32")
-    images.set_data_from_numpy(batch, binary_data=True)
-    wanted = [triton.InferRequestedOutput("probabilities", binary_data=True)]
-    result = client.infer(model, [images], outputs=wanted, headers=headers)
-    probabilities = result.as_numpy("probabilities")
-    assert probabilities.shape == (1, 3)
-    assert int(probabilities[0].argmax()) == 1  # (cat, dog, other): a dog
-    client.close()
