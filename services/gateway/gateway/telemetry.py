@@ -30,7 +30,7 @@ def sane_request_id(candidate: str | None) -> str:
 
 
 class JsonFormatter(logging.Formatter):
-    _STD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+    _STD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
