@@ -21,4 +21,13 @@ def test_env_example_names_the_required_gateway_keys() -> None:
     text = (ROOT / ".env.example").read_text()
     assert "\nGATEWAY_API_KEYS=\n" in text
     for prefix in ("GATEWAY_", "INGEST_", "CLASSIFIER_", "AGGREGATOR_"):
-        assert f"\n{prefix}LOG_LEVEL=" in text
+        assert f"\n# {prefix}LOG_LEVEL=" in text  # defaults shown, commented out
+
+
+def test_every_compose_variable_is_in_env_example() -> None:
+    import re
+
+    text = (ROOT / ".env.example").read_text()
+    used = set(re.findall(r"\$\{([A-Z0-9_]+)", (ROOT / "compose.yaml").read_text()))
+    listed = set(re.findall(r"^(?:# )?([A-Z0-9_]+)=", text, flags=re.MULTILINE))
+    assert used <= listed, sorted(used - listed)
