@@ -320,6 +320,10 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", exc)
         return 1
     finally:
+        # A second Ctrl-C must not interrupt the shutdown and orphan the children (they run in
+        # sessions of their own, so the terminal's signal does not reach them).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         log.info("stopping")
         stack.stop()
 

@@ -90,10 +90,10 @@ def test_new_stream_gets_live_events_and_heartbeats(aggregator):
     assert [e["data"]["frame_id"] for e in events] == ["live"]
 
 
-def test_bad_last_event_id_is_422(aggregator):
-    response = httpx.get(
-        f"{aggregator.url}/v1/events", headers={"Last-Event-ID": "nope"}, timeout=5
-    )
+@pytest.mark.parametrize("bad", ["nope", "18446744073709551616-0", "1-99999999999999999999"])
+def test_bad_last_event_id_is_422(aggregator, bad):
+    """Not an id, or parts past Redis's unsigned 64 bits (XREAD would refuse them)."""
+    response = httpx.get(f"{aggregator.url}/v1/events", headers={"Last-Event-ID": bad}, timeout=5)
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
 

@@ -20,12 +20,14 @@ from aggregator.store import Event
 
 logger = logging.getLogger(__name__)
 STREAM_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
+MAX_PART = 2**64 - 1  # Redis stream ids are two unsigned 64-bit numbers
 
 
 async def start_cursor(sh: Shelter, last_event_id: str | None) -> str:
     """Where a stream starts: after the client's last event, else after the newest one."""
     if last_event_id:
-        if not STREAM_ID.match(last_event_id):
+        parts = last_event_id.split("-")
+        if not STREAM_ID.match(last_event_id) or any(int(p) > MAX_PART for p in parts):
             raise BadEventId(
                 f"Last-Event-ID {last_event_id!r} is not an event id like 1700000000000-0"
             )
