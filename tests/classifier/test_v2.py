@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -166,3 +167,25 @@ def test_infer_json_validation_is_a_problem(client: AppClient, model_name: str) 
         url, content=b'{"inputs": []}', headers={"Inference-Header-Content-Length": "999"}
     )
     assert lying.status_code == 422
+
+
+@pytest.mark.parametrize("size", [4.0 * 3 * 224 * 224, "602112", True, -4, None])
+def test_infer_binary_data_size_must_be_a_non_negative_int(
+    client: AppClient, model_name: str, size: object
+) -> None:
+    shape = [1, 3, 224, 224]
+    tail = np.zeros(shape, dtype="<f4").tobytes()
+    params = {"binary_data_size": size} if size is not None else {"binary_data_size": len(tail)}
+    head = json.dumps(
+        {"inputs": [{"name": "images", "shape": shape, "datatype": "FP32", "parameters": params}]}
+    ).encode()
+    response = client.post(
+        f"/v2/models/{model_name}/infer",
+        content=head + tail,
+        headers={"Inference-Header-Content-Length": str(len(head))},
+    )
+    if size is None:  # the same request with a proper int size: the control case
+        assert response.status_code == 200, response.text
+        return
+    assert response.status_code == 422, response.text
+    assert "binary_data_size" in response.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -109,6 +110,38 @@ def test_headers_forwarded_and_hop_headers_dropped(client):
     assert "cookie" not in got
     assert "x-api-key" not in got
     assert "authorization" not in got
+
+
+def test_non_ascii_header_values_pass_through_unchanged(client):
+    """Header values are bytes, read as latin-1 by Starlette: the upstream sees the same bytes."""
+    got = echo(client.get("/api/v1/spaces", headers={"X-API-Key": READ, "Accept": b"t\xe9xt"}))
+    assert got["headers"]["accept"] == "t\xe9xt"  # the echo decodes latin-1 too: byte 0xE9
+    put = client.put("/api/v1/cameras/cam-1/frame", content=b"x",
+                     headers={"X-API-Key": WRITE, "Idempotency-Key": b"\xe9\xff"})  # fmt: skip
+    assert echo(put)["headers"]["idempotency-key"] == "\xe9\xff"
+
+
+def test_unexpected_error_is_a_500_problem_with_the_request_id(client, monkeypatch, caplog):
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("gateway.api.outbound_headers", broken)
+    with caplog.at_level(logging.ERROR, logger="gateway.main"):
+        response = client.get(
+            "/api/v1/spaces", headers={"X-API-Key": READ, "X-Request-ID": "r-500"}
+        )
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["x-request-id"] == "r-500"
+    body = response.json()
+    assert body["status"] == 500
+    assert body["request_id"] == "r-500"
+    assert body["instance"] == "/api/v1/spaces"
+    assert "secret internals" not in response.text
+    assert "Traceback" not in response.text
+    logged = [r for r in caplog.records if r.name == "gateway.main" and r.exc_info]
+    assert [getattr(r, "request_id", None) for r in logged] == ["r-500"]
+    assert "RuntimeError" in logged[0].getMessage()
 
 
 def test_location_rewritten_to_public_prefix(client):

@@ -60,11 +60,17 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         raise UnsupportedImage(f"pixel mode {image.mode} is not supported") from exc
 
 
+def scaled_size(width: int, height: int) -> tuple[int, int]:
+    """The size after the short side is resized to 256 (what to_tensor resizes to)."""
+    scale = RESIZE_TO / min(width, height)
+    return max(RESIZE_TO, round(width * scale)), max(RESIZE_TO, round(height * scale))
+
+
 def load_image(data: bytes, *, max_pixels: int) -> Image.Image:
     """Decoded RGB image, upright per its EXIF orientation.
 
-    Raises ImageTooLarge (checked from the header, before any pixel is decoded),
-    UnsupportedImage or CorruptImage.
+    Raises ImageTooLarge (checked from the header, before any pixel is decoded: both the image's
+    own pixels and its pixels once scaled for the model), UnsupportedImage or CorruptImage.
     """
     if not data:
         raise CorruptImage("empty body: no image bytes")
@@ -74,6 +80,12 @@ def load_image(data: bytes, *, max_pixels: int) -> Image.Image:
         raise ImageTooLarge(f"{width}x{height} = {width * height} pixels, limit {max_pixels}")
     if width < 1 or height < 1:
         raise CorruptImage(f"image has no pixels ({width}x{height})")
+    scaled_w, scaled_h = scaled_size(width, height)
+    if scaled_w * scaled_h > max_pixels:  # a thin image grows up to 256x when its short side does
+        raise ImageTooLarge(
+            f"a {width}x{height} image would be {scaled_w}x{scaled_h} = {scaled_w * scaled_h} px "
+            f"after scaling its short side to {RESIZE_TO}; the limit is {max_pixels} px"
+        )
     if image.format == "JPEG":
         image.draft("RGB", (RESIZE_TO, RESIZE_TO))
     try:
@@ -88,9 +100,7 @@ def load_image(data: bytes, *, max_pixels: int) -> Image.Image:
 
 def to_tensor(image: Image.Image) -> np.ndarray:
     """float32 [3, 224, 224]: short side to 256 (bilinear), center crop, (x - 127) / 128."""
-    width, height = image.size
-    scale = RESIZE_TO / min(width, height)
-    size = (max(RESIZE_TO, round(width * scale)), max(RESIZE_TO, round(height * scale)))
+    size = scaled_size(*image.size)
     resized = image.resize(size, Image.Resampling.BILINEAR)
     left = round((size[0] - CROP) / 2)
     top = round((size[1] - CROP) / 2)

@@ -54,6 +54,10 @@ def _decode(tensor: RequestInput, tail: bytes, offset: int) -> tuple[np.ndarray,
     count = math.prod(tensor.shape)
     size = (tensor.parameters or {}).get("binary_data_size")
     if size is not None:
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise InvalidInput(
+                f"input {tensor.name!r}: binary_data_size {size!r} is not a non-negative integer"
+            )
         if size != count * DTYPE.itemsize or offset + size > len(tail):
             raise InvalidInput(
                 f"input {tensor.name!r}: binary_data_size {size} does not fit "

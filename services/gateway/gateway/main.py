@@ -1,5 +1,6 @@
 """App factory: wires settings, the httpx client, keys, limiter and OpenAPI cache onto app.state,
-and maps every domain error to its status in one dict (`ERROR_STATUS`).
+and maps every domain error to its status in one dict (`ERROR_STATUS`); anything else is a 500
+problem+json (`on_unexpected_error`).
 
 Run with `uvicorn gateway.main:create_app --factory`.
 """
@@ -100,6 +101,21 @@ async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(request, 422, "request validation failed", errors=errors)
 
 
+async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    """Any bug: a 500 problem (no traceback to the client); the traceback goes to the log."""
+    request_id = getattr(request.state, "request_id", "-")
+    log.error(
+        "unhandled %s on %s %s",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
+        exc_info=exc,
+        extra={"request_id": request_id},  # this runs outside the request-id middleware
+    )
+    detail = f"internal error; quote request id {request_id}"
+    return problem(request, 500, detail, {"x-request-id": request_id})
+
+
 def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -141,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(GatewayError, on_gateway_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(Exception, on_unexpected_error)  # last resort: see above
     app.include_router(api.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

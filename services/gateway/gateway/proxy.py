@@ -128,7 +128,9 @@ class Proxy:
         request = self._client.build_request(
             method,
             url,
-            headers=dict(headers),
+            # bytes, not str: Starlette decoded them as latin-1, and httpx would encode a str as
+            # ASCII (UnicodeEncodeError on any other byte); this way they pass through unchanged
+            headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
             content=body,
             timeout=self._timeout(upstream, target.rule.streaming),
         )
@@ -146,9 +148,11 @@ class Proxy:
 
 
 def _reply_headers(upstream: str, headers: httpx.Headers) -> list[tuple[str, str]]:
+    """The kept headers, values decoded as latin-1 so Starlette re-encodes the very same bytes."""
     out: list[tuple[str, str]] = []
-    for name in RESPONSE_HEADERS:
-        for value in headers.get_list(name):
+    for raw_name, raw_value in headers.raw:
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        if name in RESPONSE_HEADERS:
             out.append((name, rewrite_location(upstream, value) if name == "location" else value))
     return out
 
