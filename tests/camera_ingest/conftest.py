@@ -30,9 +30,11 @@ from tests.servers import free_port, wait_until
 @dataclass
 class Downstream:
     """Classifier and aggregator contracts on one real HTTP server. `classifier_status` and
-    `aggregator_status` set what they answer (200/201 = behave; anything else = that error)."""
+    `aggregator_status` set what they answer (200/201 = behave; anything else = that error);
+    the classifier answers 500 for any image in `poison` (a frame it cannot process)."""
 
     classifier_status: int = 200
+    poison: set[bytes] = field(default_factory=set)
     aggregator_status: int = 201
     predictions: list[dict[str, Any]] = field(default_factory=list)
     observations: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -41,7 +43,12 @@ class Downstream:
 
     async def predict(self, request: Request) -> JSONResponse:
         body = await request.body()
-        self.predictions.append({"size": len(body), "headers": dict(request.headers)})
+        poisoned = body in self.poison
+        self.predictions.append(
+            {"size": len(body), "headers": dict(request.headers), "poison": poisoned}
+        )
+        if poisoned:
+            return JSONResponse({"detail": "model error on this image"}, status_code=500)
         if self.classifier_status != 200:
             return JSONResponse({"detail": "told to fail"}, status_code=self.classifier_status)
         return JSONResponse(

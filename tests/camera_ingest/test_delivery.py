@@ -126,27 +126,55 @@ async def test_expired_bytes_make_the_frame_dead(settings: Settings, redis_url: 
 
 
 async def test_pending_entries_of_a_dead_consumer_are_reclaimed(
-    client: httpx.AsyncClient, downstream: Downstream, redis_url: str
+    settings: Settings, downstream: Downstream, redis_url: str
 ) -> None:
-    await add_camera(client, "c6")
-    app = client._transport.app  # type: ignore[attr-defined]
-    await app.state.outbox.ensure_group()
-    # A consumer that took the frame and died: stop our workers from taking it first by
-    # enqueueing directly and reading with the dead consumer's name.
-    await app.state.intake.cameras.config("c6")
-    downstream.classifier_status = 503
-    frame_id = await push(client, "c6", 6)
+    idle = create_app(settings.model_copy(update={"worker_enabled": False}))
+    async with app_client(idle) as client:
+        await add_camera(client, "c6")
+        frame_id = await push(client, "c6", 6)
     r = redis.Redis.from_url(redis_url)
-    await eventually(
-        lambda: _async(r.xpending("ingest:outbox", "workers")["pending"] == 1),
-        what="our worker holds the entry",
-    )
-    entry_id = r.xpending_range("ingest:outbox", "workers", "-", "+", 1)[0]["message_id"]
-    r.xclaim("ingest:outbox", "workers", "ghost", 0, [entry_id])  # the ghost owns it now
-    downstream.classifier_status = 200
-    await wait_status(client, frame_id, "delivered")
+    # A consumer that took the entry and died: nobody alive holds it or will read it as new.
+    taken: Any = r.xreadgroup("workers", "ghost", {"ingest:outbox": ">"}, count=10)
+    assert len(taken[0][1]) == 1
+    assert r.xpending("ingest:outbox", "workers")["consumers"] == [{"name": b"ghost", "pending": 1}]
+    async with app_client(create_app(settings)) as client:  # only XAUTOCLAIM can find it
+        await wait_status(client, frame_id, "delivered")
     assert list(downstream.observations) == [frame_id]
     assert r.xpending("ingest:outbox", "workers")["pending"] == 0
+
+
+async def test_a_poison_frame_is_dead_after_repeated_500s_and_others_flow(
+    client: httpx.AsyncClient, downstream: Downstream, settings: Settings
+) -> None:
+    await add_camera(client, "c8")
+    downstream.poison.add(jpeg(80))
+    poison = await push(client, "c8", 80)
+    meanwhile = await push(client, "c8", 79)
+    frame = await wait_status(client, poison, "dead")
+    assert "500" in frame["last_error"]
+    assert "poison" in frame["last_error"]
+    poison_calls = [p for p in downstream.predictions if p["poison"]]
+    assert len(poison_calls) == settings.max_server_errors
+    good = [meanwhile, *[await push(client, "c8", seed) for seed in (81, 82)]]
+    for frame_id in good:
+        await wait_status(client, frame_id, "delivered")
+    assert sorted(downstream.observations) == sorted(good)
+    downstream.poison.clear()
+    assert (await client.post(f"/v1/frames/{poison}/redrive")).status_code == 202
+    await wait_status(client, poison, "delivered")
+
+
+async def test_aggregator_409_counts_as_delivered(
+    client: httpx.AsyncClient, downstream: Downstream
+) -> None:
+    downstream.aggregator_status = 409  # the frame id is stored there with another body
+    await add_camera(client, "c9")
+    frame_id = await push(client, "c9", 9)
+    await wait_status(client, frame_id, "delivered")
+    assert len(downstream.observation_posts) == 1
+    text = (await client.get("/metrics")).text
+    assert "ingest_aggregator_conflicts_total 1.0" in text
+    assert 'ingest_deliveries_total{outcome="delivered"} 1.0' in text
 
 
 async def test_metrics_show_outbox_and_deliveries(

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from camera_ingest.config import Settings
+from camera_ingest.errors import StoreUnavailable
 from camera_ingest.main import create_app
 from tests.camera_ingest.conftest import Downstream, app_client, eventually, fast_settings
 from tools.camera_sim import Simulator, parse_cameras, serve
@@ -129,3 +130,29 @@ async def test_identical_snapshots_are_skipped(
         frames = await eventually(skipped, what="skipped frames")
         assert frames["accepted"] == 1
         assert "ingest_frames_skipped_total" in (await client.get("/metrics")).text
+
+
+async def test_a_failed_store_does_not_hide_the_next_identical_snapshot(
+    settings: Settings, sim: SimThread, downstream: Downstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app(settings)
+    async with app_client(app) as client:
+        intake = app.state.intake
+        real_store, failures = intake.store, list[int]()
+
+        async def store_failing_once(*args: Any, **kwargs: Any) -> Any:
+            if not failures:
+                failures.append(1)
+                raise StoreUnavailable("redis blinked")
+            return await real_store(*args, **kwargs)
+
+        monkeypatch.setattr(intake, "store", store_failing_once)
+        await register(client, sim, "still")
+
+        async def stored_then_skipped() -> dict[str, Any]:
+            frames = (await camera(client, "still"))["status"]["frames"]
+            return frames if frames["accepted"] and frames["skipped"] else {}
+
+        frames = await eventually(stored_then_skipped, what="still camera stored after a failure")
+        assert failures == [1]
+        assert frames["accepted"] == 1

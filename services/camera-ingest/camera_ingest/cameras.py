@@ -153,10 +153,15 @@ class Cameras:
         return int(errors or 0)
 
     @translated
-    async def last_sha(self, camera_id: str, sha: str) -> str | None:
-        """Store the camera's newest frame hash; returns the previous one."""
-        old = await self.redis.getset(f"{_key(camera_id)}:last_sha", sha)
+    async def last_sha(self, camera_id: str) -> str | None:
+        """The hash of the camera's newest stored frame."""
+        old = await self.redis.get(f"{_key(camera_id)}:last_sha")
         return _text(old) if old else None
+
+    @translated
+    async def set_last_sha(self, camera_id: str, sha: str) -> None:
+        """Called only once the frame is stored, so a failed store is retried next poll."""
+        await self.redis.set(f"{_key(camera_id)}:last_sha", sha)
 
     @translated
     async def claim_poll(self, camera_id: str, ttl_ms: int) -> bool:

@@ -3,14 +3,23 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import httpx
 from pydantic import ValidationError
 
-from camera_ingest.errors import PermanentDownstreamError, TransientDownstreamError
+from camera_ingest.errors import (
+    PermanentDownstreamError,
+    ServerErrorAnswer,
+    TransientDownstreamError,
+)
 from camera_ingest.schemas import Classification, Observation
 
 CLASSIFIER_PERMANENT = {400, 413, 415, 422}
 AGGREGATOR_PERMANENT = {400, 422}
+# Answers that say "the service (or the way to it) is down", never "this frame is bad".
+OUTAGE_STATUSES = {502, 503, 504}
+ObserveResult = Literal["new", "duplicate", "conflict"]
 
 
 def make_client(*, connect_timeout_s: float, request_timeout_s: float) -> httpx.AsyncClient:
@@ -45,6 +54,8 @@ def _check(service: str, response: httpx.Response, permanent: set[int]) -> None:
         return
     if response.status_code in permanent:
         raise PermanentDownstreamError(service, _detail(response))
+    if response.status_code >= 500 and response.status_code not in OUTAGE_STATUSES:
+        raise ServerErrorAnswer(service, _detail(response))
     raise TransientDownstreamError(service, _detail(response))
 
 
@@ -68,8 +79,9 @@ class AggregatorClient:
         self.client = client
         self.url = base_url.rstrip("/") + "/v1/observations"
 
-    async def observe(self, observation: Observation, *, request_id: str) -> bool:
-        """Post one observation; True when the aggregator had already seen the frame (200)."""
+    async def observe(self, observation: Observation, *, request_id: str) -> ObserveResult:
+        """Post one observation: "new" (201), "duplicate" (200: seen, not counted again) or
+        "conflict" (409: this frame id is stored with another body, so it is counted already)."""
         response = await _post(
             self.client,
             "aggregator",
@@ -77,5 +89,7 @@ class AggregatorClient:
             content=observation.model_dump_json(),
             headers={"Content-Type": "application/json", "X-Request-ID": request_id},
         )
+        if response.status_code == 409:
+            return "conflict"
         _check("aggregator", response, AGGREGATOR_PERMANENT)
-        return response.status_code == 200
+        return "duplicate" if response.status_code == 200 else "new"

@@ -1,6 +1,9 @@
 """The delivery workers: take a frame from the outbox, classify it, post the observation, and
 only then XACK. Transient failures retry with exponential backoff and jitter behind a circuit
-breaker per downstream; permanent ones send the frame to the dead-letter set."""
+breaker per downstream; permanent ones send the frame to the dead-letter set, and so does a frame
+the same downstream answers 500 for `max_server_errors` times in a row (a poison frame).
+Outages (no answer, 502/503/504, breaker open) never dead-letter a frame. Before each downstream
+call the worker refreshes its claim on the entry and stops if another consumer took it over."""
 
 from __future__ import annotations
 
@@ -16,9 +19,11 @@ from camera_ingest.breaker import CircuitBreaker
 from camera_ingest.clients import AggregatorClient, ClassifierClient
 from camera_ingest.errors import (
     CircuitOpen,
+    EntryLost,
     FrameExpired,
     FrameNotFound,
     PermanentDownstreamError,
+    ServerErrorAnswer,
     TransientDownstreamError,
 )
 from camera_ingest.outbox import Entry, Outbox
@@ -34,11 +39,25 @@ class RetryPolicy:
     base_s: float
     max_s: float
     max_attempts: int  # 0: forever
+    max_server_errors: int = 0  # same frame answered 500 this many times in a row -> dead; 0: never
 
     def delay(self, attempt: int) -> float:
         """Full jitter: uniform between base and the capped exponential."""
         ceiling = min(self.max_s, self.base_s * 2 ** min(attempt, 30))
         return random.uniform(self.base_s, max(self.base_s, ceiling))
+
+
+@dataclass
+class _Streak:
+    """Consecutive 500-class answers from one downstream for one frame."""
+
+    service: str = ""
+    count: int = 0
+
+    def add(self, service: str) -> int:
+        self.count = self.count + 1 if service == self.service else 1
+        self.service = service
+        return self.count
 
 
 class Deliverer:
@@ -69,10 +88,16 @@ class Deliverer:
         if entry.frame_id is None:
             await self.outbox.finish(entry, status="dead", reason="stream entry without frame id")
             return
-        attempt = 0
+        attempt, streak = 0, _Streak()
         while True:
             try:
                 await self._attempt(entry, entry.frame_id)
+                return
+            except EntryLost:
+                self.metrics.deliveries.labels("taken_over").inc()
+                log.warning(
+                    "entry taken over by another consumer", extra={"frame_id": entry.frame_id}
+                )
                 return
             except FrameNotFound:
                 log.warning("frame record expired", extra={"frame_id": entry.frame_id})
@@ -82,14 +107,13 @@ class Deliverer:
                 await self._dead(entry, str(exc))
                 return
             except TransientDownstreamError as exc:
-                if await self._give_up(entry, exc, attempt):
+                if await self._give_up(entry, exc, streak):
                     return
                 failure = exc
             attempt += 1
             await self._pause(failure, attempt)
             if self.stopping.is_set():
                 return  # left pending: XAUTOCLAIM hands it to a live consumer
-            await self.outbox.heartbeat(self.consumer, entry)
 
     async def _attempt(self, entry: Entry, frame_id: str) -> None:
         record = await self.outbox.load(frame_id)
@@ -101,7 +125,7 @@ class Deliverer:
         request_id = record.get("request_id") or frame_id
         token = request_id_var.set(request_id)
         try:
-            result = await self._classification(record, request_id)
+            result = await self._classification(entry, record, request_id)
             observation = Observation(
                 frame_id=frame_id,
                 camera_id=record["camera_id"],
@@ -112,23 +136,29 @@ class Deliverer:
                 model=result.model,
                 model_version=result.version,
             )
-            duplicate = await self._call(
-                "aggregator", lambda: self.aggregator.observe(observation, request_id=request_id)
+            outcome = await self._call(
+                entry,
+                "aggregator",
+                lambda: self.aggregator.observe(observation, request_id=request_id),
             )
             await self.outbox.finish(entry, status="delivered")
             self.metrics.deliveries.labels("delivered").inc()
+            if outcome == "conflict":  # stored before with another body: counted once already
+                self.metrics.aggregator_conflicts.inc()
+                log.warning(
+                    "aggregator holds this frame with another body (409); counted as delivered",
+                    extra={"frame_id": frame_id},
+                )
             log.info(
                 "frame delivered",
-                extra={
-                    "frame_id": frame_id,
-                    "label": result.label,
-                    "aggregator_duplicate": duplicate,
-                },
+                extra={"frame_id": frame_id, "label": result.label, "aggregator": outcome},
             )
         finally:
             request_id_var.reset(token)
 
-    async def _classification(self, record: dict[str, str], request_id: str) -> Classification:
+    async def _classification(
+        self, entry: Entry, record: dict[str, str], request_id: str
+    ) -> Classification:
         if record.get("classification"):  # classified before a crash or an aggregator failure
             return Classification.model_validate_json(record["classification"])
         frame_id = record["frame_id"]
@@ -136,6 +166,7 @@ class Deliverer:
         if data is None:
             raise FrameExpired(frame_id)
         result = await self._call(
+            entry,
             "classifier",
             lambda: self.classifier.predict(
                 data, content_type=record["content_type"], request_id=request_id
@@ -144,7 +175,11 @@ class Deliverer:
         await self.outbox.set_classified(frame_id, result.model_dump())
         return result
 
-    async def _call(self, service: str, fn: Callable[[], Awaitable[T]]) -> T:
+    async def _call(self, entry: Entry, service: str, fn: Callable[[], Awaitable[T]]) -> T:
+        """One downstream call through its breaker, after refreshing our claim on the entry: one
+        attempt (timeouts of both calls) plus a pause can outlast the reclaim idle time."""
+        if not await self.outbox.heartbeat(self.consumer, entry):
+            raise EntryLost(f"entry {entry.message_id} is no longer ours")
         try:
             result = await self.breakers[service].call(fn)
         except CircuitOpen:
@@ -158,7 +193,7 @@ class Deliverer:
         self.metrics.downstream_calls.labels(service, "ok").inc()
         return result
 
-    async def _give_up(self, entry: Entry, exc: TransientDownstreamError, attempt: int) -> bool:
+    async def _give_up(self, entry: Entry, exc: TransientDownstreamError, streak: _Streak) -> bool:
         assert entry.frame_id is not None
         if isinstance(exc, CircuitOpen):
             return False  # no call was made: not an attempt
@@ -166,6 +201,10 @@ class Deliverer:
         self.metrics.deliveries.labels("retried").inc()
         if self.policy.max_attempts and attempts >= self.policy.max_attempts:
             await self._dead(entry, f"gave up after {attempts} attempts: {exc}")
+            return True
+        limit = self.policy.max_server_errors
+        if isinstance(exc, ServerErrorAnswer) and limit and streak.add(exc.service) >= limit:
+            await self._dead(entry, f"poison frame: {limit} server errors in a row: {exc}")
             return True
         log.info(
             "delivery failed, will retry",

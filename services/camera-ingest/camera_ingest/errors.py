@@ -8,6 +8,7 @@ IngestError
 |   +-- CameraExists                create of an id that is taken
 |   +-- CameraDisabled              frame for a disabled camera
 |   +-- NotRedrivable               redrive of a frame that is not dead
++-- EntryLost                       a worker's entry was taken over; never reaches the API
 +-- InvalidFrame
 |   +-- FrameTooLarge               over INGEST_MAX_FRAME_BYTES
 |   +-- UnsupportedMediaType        not image/jpeg|png|webp
@@ -19,6 +20,8 @@ IngestError
 DownstreamError                     raised by clients.py, handled inside delivery.py
 +-- TransientDownstreamError        5xx, timeout, connection refused: retry with backoff
 |   +-- CircuitOpen                 the breaker refuses the call without trying it
+|   +-- ServerErrorAnswer           answered 500 (not 502/503/504): maybe this frame is poison;
+|                                   N in a row for one frame -> dead (INGEST_MAX_SERVER_ERRORS)
 +-- PermanentDownstreamError        413/415/422...: the frame goes to the dead-letter set
     +-- FrameExpired                the frame's bytes expired before it was classified
 """
@@ -56,6 +59,10 @@ class CameraDisabled(Conflict):
 
 class NotRedrivable(Conflict):
     pass
+
+
+class EntryLost(IngestError):
+    """Our pending entry was reclaimed by another consumer (or finished): stop handling it."""
 
 
 class InvalidCamera(IngestError):
@@ -107,6 +114,10 @@ class CircuitOpen(TransientDownstreamError):
     def __init__(self, service: str, retry_in_s: float) -> None:
         super().__init__(service, f"circuit open, next try in {retry_in_s:.1f}s")
         self.retry_in_s = retry_in_s
+
+
+class ServerErrorAnswer(TransientDownstreamError):
+    """The downstream answered a 5xx that may be about this frame (not an outage status)."""
 
 
 class PermanentDownstreamError(DownstreamError):

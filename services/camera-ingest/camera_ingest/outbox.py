@@ -89,6 +89,7 @@ class Outbox:
         self._finish = redis.register_script(lua.FINISH)
         self._redrive = redis.register_script(lua.REDRIVE)
         self._classified = redis.register_script(lua.CLASSIFIED)
+        self._heartbeat = redis.register_script(lua.HEARTBEAT)
 
     @translated
     async def ping(self) -> None:
@@ -240,9 +241,11 @@ class Outbox:
         return [_entry(mid, f) for mid, f in reply[1]]
 
     @translated
-    async def heartbeat(self, consumer: str, entry: Entry) -> None:
-        """Reset the entry's idle time so no other consumer reclaims it while we retry."""
-        await self.redis.xclaim(STREAM, GROUP, consumer, 0, [entry.message_id], justid=True)
+    async def heartbeat(self, consumer: str, entry: Entry) -> bool:
+        """Reset the entry's idle time so no other consumer reclaims it while we work on it;
+        False when it is no longer ours (reclaimed by another consumer, or finished)."""
+        args = [GROUP, consumer, entry.message_id]
+        return int(await self._heartbeat(keys=[STREAM], args=args)) == 1
 
     @translated
     async def stats(self) -> Stats:

@@ -65,3 +65,13 @@ if status == 'queued' then
 end
 return 1
 """
+
+# KEYS: stream   ARGV: group, consumer, message id
+# Refresh the entry's idle time only while we still own it: 0 when another consumer reclaimed it
+# (or it was acked), so a slow worker stops instead of stealing it back and delivering twice.
+HEARTBEAT = """
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1)
+if #p == 0 or p[1][2] ~= ARGV[2] then return 0 end
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'JUSTID')
+return 1
+"""

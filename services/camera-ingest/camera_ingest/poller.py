@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import httpx
 
 from camera_ingest.cameras import Cameras
-from camera_ingest.errors import FrameTooLarge, InvalidFrame, StoreUnavailable
+from camera_ingest.errors import FrameTooLarge, InvalidFrame, OutboxFull, StoreUnavailable
 from camera_ingest.frames import validate
 from camera_ingest.intake import Intake
 from camera_ingest.schemas import CameraIn
@@ -100,23 +100,31 @@ class Poller:
         except (SnapshotError, InvalidFrame) as exc:
             with contextlib.suppress(StoreUnavailable):
                 await self._failed(camera, schedule, exc)
+        except OutboxFull as exc:  # backpressure: not the camera's fault, try again later
+            self.metrics.polls.labels("dropped").inc()
+            self.metrics.frames_rejected.labels("OutboxFull").inc()
+            log.warning("poll of %s dropped: %s", camera.id, exc, extra={"camera_id": camera.id})
         except StoreUnavailable as exc:
             log.warning("poll of %s not stored: %s", camera.id, exc)
+        except Exception:  # a task's error must never go unseen ("exception never retrieved")
+            self.metrics.polls.labels("failed").inc()
+            log.exception("poll of %s failed unexpectedly", camera.id)
 
     async def _fetch_and_store(self, camera: CameraIn) -> None:
         frame = validate(
             await self._fetch(str(camera.snapshot_url)), None, max_bytes=self.policy.max_frame_bytes
         )
-        if self.policy.skip_identical:
-            previous = await self.cameras.last_sha(camera.id, frame.sha256)
-            if previous == frame.sha256:
-                self.metrics.frames_skipped.inc()
-                self.metrics.polls.labels("skipped").inc()
-                await self.cameras.note(camera.id, "skipped")
-                return
+        skip = self.policy.skip_identical
+        if skip and await self.cameras.last_sha(camera.id) == frame.sha256:
+            self.metrics.frames_skipped.inc()
+            self.metrics.polls.labels("skipped").inc()
+            await self.cameras.note(camera.id, "skipped")
+            return
         await self.intake.store(
             camera, frame, source="poll", request_id=request_id_var.get(), dedupe=False
         )
+        if skip:  # only after the store: a failed store must not hide the next identical frame
+            await self.cameras.set_last_sha(camera.id, frame.sha256)
         self.metrics.polls.labels("ok").inc()
 
     async def _fetch(self, url: str) -> bytes:

@@ -122,6 +122,11 @@ class Metrics:
         self.deliveries = Counter(
             "ingest_deliveries_total", "Delivery outcomes", ["outcome"], registry=r
         )
+        self.aggregator_conflicts = Counter(
+            "ingest_aggregator_conflicts_total",
+            "Frames the aggregator answered 409 for (stored before with another body)",
+            registry=r,
+        )
         self.downstream_calls = Counter(
             "ingest_downstream_calls_total",
             "Calls to downstreams",

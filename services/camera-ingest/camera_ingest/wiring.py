@@ -103,7 +103,7 @@ def build(s: Settings) -> Parts:
         classifier=ClassifierClient(http, s.classifier_url),
         aggregator=AggregatorClient(http, s.aggregator_url),
         breakers=breakers,
-        policy=RetryPolicy(s.retry_base_s, s.retry_max_s, s.max_attempts),
+        policy=RetryPolicy(s.retry_base_s, s.retry_max_s, s.max_attempts, s.max_server_errors),
         metrics=metrics,
         consumer=s.consumer_name,
         stopping=stopping,
