@@ -64,9 +64,10 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.05, what: str =
 
 
 class RedisServer:
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, *, persist: bool = False) -> None:
         self.port = port or free_port()
         self.workdir = workdir
+        self.persist = persist  # AOF with fsync on every write: a restart keeps every key
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -85,9 +86,10 @@ class RedisServer:
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "no" if not self.persist else "yes",
                 "--dir",
                 str(self.workdir),
+                *(["--appendfsync", "always"] if self.persist else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

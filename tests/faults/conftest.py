@@ -76,7 +76,7 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[Stack]:
     logs = tmp_path_factory.mktemp("fault-logs")
-    redis = RedisServer(logs / "redis").start()
+    redis = RedisServer(logs / "redis", persist=True).start()  # restartable without loss
     classifier = ServiceProcess(
         "classifier", {"CLASSIFIER_MODEL_DIR": str(model_dir)}, log_path=logs / "classifier.log"
     )
