@@ -3,6 +3,7 @@ never a crash), report not ready, and recover by themselves; nothing accepted is
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -39,6 +40,11 @@ def test_redis_down_then_back(stack: Stack, sample_dir: Path) -> None:
     stack.redis.start()  # same port, same data directory
     for service in (stack.ingest, stack.aggregator):
         wait_until(lambda s=service: ready(s) == 200, timeout=30, what=f"{service.package} ready")
+    # Every pooled connection from before the restart is stale: none may surface as a 503.
+    urls = [f"{stack.ingest.url}/v1/outbox", f"{stack.aggregator.url}/v1/spaces/{space}"] * 8
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda u: httpx.get(u, timeout=10).status_code, urls))
+    assert statuses == [200] * len(urls)
     for frame in data[10:]:
         assert stack.push(camera, frame).status_code == 202
     wait_all_delivered(stack, {space: 20})

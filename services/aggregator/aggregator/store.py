@@ -17,6 +17,9 @@ from typing import Any, ParamSpec, TypeVar, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, WatchError
 
 from aggregator.errors import AggregatorError, StoreContention, StoreUnavailable
@@ -118,8 +121,15 @@ class Store:
     def __init__(
         self, *, url: str, prefix: str, timeout_s: float, retries: int, events_maxlen: int
     ) -> None:
+        # After a Redis restart every pooled connection is stale and fails once: retry those on a
+        # fresh connection instead of answering 503 (a timeout is not retried: it may have run).
         self._redis = aioredis.Redis.from_url(
-            url, decode_responses=True, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+            url,
+            decode_responses=True,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+            retry_on_error=[RedisConnectionError],
         )
         self._prefix = prefix
         self._retries = retries
