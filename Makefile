@@ -9,14 +9,14 @@ MODELS ?= build/models
 DATA   ?= ../shared/data/pets
 SHARED_DATA ?= ../shared/data
 CLASSIFIER := services/classifier
-SOURCES := services tests tools bench
+SOURCES := libs services tests tools bench
 
 .PHONY: help venv model train eval run test test-fast lint format typecheck bench up down logs test-compose clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements-dev.txt services/*/requirements*.txt
+$(VENV)/.installed: requirements-dev.txt services/*/requirements*.txt libs/*/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
@@ -55,7 +55,7 @@ format: venv ## apply ruff's fixes and formatting
 	$(BIN)/ruff format $(SOURCES)
 
 typecheck: venv ## mypy, strict
-	$(BIN)/mypy services tools bench tests
+	$(BIN)/mypy libs/shelter-kit/src libs/shelter-kit/tests services tools bench tests
 
 bench: model ## benchmarks (see docs/benchmarks.md)
 	$(BIN)/python bench/classifier.py
