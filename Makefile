@@ -9,18 +9,31 @@ MODELS ?= build/models
 DATA   ?= ../shared/data/pets
 SHARED_DATA ?= ../shared/data
 CLASSIFIER := services/classifier
-SOURCES := libs services tests tools bench
+SOURCES := libs stack services tests tools bench
 
 .PHONY: help venv model train eval run test test-fast lint format typecheck bench up down logs test-compose clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
+# Each step says what it does, prints a dot every 5 s while it runs, then how long it took.
 $(VENV)/.installed: requirements-dev.txt services/*/requirements*.txt libs/*/pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	@touch $@
+	@set -e; \
+	step() { \
+	  printf '[%s] %s ...' "$$1" "$$2"; shift 2; t0=$$(date +%s%N); \
+	  ( while sleep 5 >/dev/null; do printf .; done ) & dots=$$!; \
+	  "$$@" && rc=0 || rc=$$?; kill $$dots; wait $$dots 2>/dev/null || true; \
+	  ms=$$(( ($$(date +%s%N) - t0) / 1000000 )); \
+	  printf ' %s %d.%d s\n' "$$( [ $$rc -eq 0 ] && echo done in || echo FAILED after)" \
+	    $$((ms / 1000)) $$((ms % 1000 / 100)); \
+	  return $$rc; \
+	}; \
+	if [ -x $(BIN)/python ]; then echo "[1/3] $(VENV) exists"; \
+	else step 1/3 "creating $(VENV)" $(PYTHON) -m venv $(VENV); fi; \
+	step 2/3 "upgrading pip" $(BIN)/python -m pip install --quiet --upgrade pip; \
+	step 3/3 "installing pinned dependencies (a minute or two the first time)" \
+	  $(BIN)/python -m pip install --quiet -r requirements-dev.txt; \
+	touch $@
 
 venv: $(VENV)/.installed ## create .venv with every pinned dependency
 
@@ -38,7 +51,7 @@ eval: model ## evaluate on DATA=<dir with cat/ dog/ none/>; the last line is JSO
 	$(BIN)/python $(CLASSIFIER)/tools/evaluate.py --model-dir $(MODELS) --data $(DATA)
 
 run: model ## the whole stack as local processes, with Redis and simulated cameras
-	$(BIN)/python tools/run_local.py
+	$(BIN)/python -m stack
 
 test: model lint typecheck ## lint, type-check and run every test (real Redis, real model, real HTTP)
 	$(BIN)/python -m pytest -m "not compose"
@@ -55,7 +68,7 @@ format: venv ## apply ruff's fixes and formatting
 	$(BIN)/ruff format $(SOURCES)
 
 typecheck: venv ## mypy, strict
-	$(BIN)/mypy libs/shelter-kit/src libs/shelter-kit/tests services tools bench tests
+	$(BIN)/mypy libs/shelter-kit/src libs/shelter-kit/tests stack services tools bench tests
 
 bench: model ## benchmarks (see docs/benchmarks.md)
 	$(BIN)/python bench/classifier.py

@@ -31,7 +31,7 @@ from PIL import Image  # noqa: E402
 
 from classifier.model import ModelRuntime, discover  # noqa: E402
 from classifier.preprocess import preprocess  # noqa: E402
-from tests.servers import ServiceProcess  # noqa: E402
+from stack.processes import ServiceProcess  # noqa: E402
 
 SIZES = {"640x480": (640, 480), "1920x1080": (1920, 1080)}
 MAX_PIXELS = 40_000_000

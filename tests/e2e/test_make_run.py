@@ -1,4 +1,5 @@
-"""End to end through `make run`'s own launcher: real Redis, four real services, the simulator.
+"""End to end through `make run`'s own launcher (`python -m stack`): real Redis, four real
+services, the simulator.
 
 Everything a user does in the README's walkthrough happens here over HTTP at the gateway.
 """
@@ -7,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -19,21 +19,30 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.servers import ROOT, free_port, wait_until
+from stack.ports import port_free
+from tests.servers import ROOT, eventually, free_port
 
 pytestmark = pytest.mark.slow
 API_KEY = "e2e-admin-key"
+LOG_NAMES = {"redis", "classifier", "aggregator", "camera-ingest", "gateway", "camera-sim"}
 
 
 @dataclass
 class Run:
     proc: subprocess.Popen[bytes]
     base: int
+    redis_port: int
     var_dir: Path
+    log_path: Path
+    log_offset: int
 
     @property
     def gateway(self) -> str:
         return f"http://127.0.0.1:{self.base}"
+
+    def output(self) -> str:
+        """What this run of the launcher printed."""
+        return self.log_path.read_bytes()[self.log_offset :].decode(errors="replace")
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.gateway, headers={"X-API-Key": API_KEY}, timeout=10)
@@ -45,39 +54,39 @@ class Run:
 
 
 def port_block_free(base: int, n: int = 10) -> bool:
-    for port in range(base, base + n):
-        with socket.socket() as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
+    return all(port_free(port) for port in range(base, base + n))
+
+
+def launcher(var_dir: Path, base: int, redis_port: int) -> tuple[list[str], dict[str, str]]:
+    """`make run`'s command and environment: `python -m stack` from ROOT, no PYTHONPATH (make
+    sets none, so the launcher must find its own packages)."""
+    argv = [sys.executable, "-m", "stack", "--var-dir", str(var_dir), "--port-base", str(base),
+            "--redis-port", str(redis_port), "--api-key", API_KEY,
+            "--poll-interval", "1"]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return argv, env
 
 
 def start_run(var_dir: Path, base: int, redis_port: int) -> Run:
-    argv = [sys.executable, str(ROOT / "tools" / "run_local.py"), "--var-dir", str(var_dir),
-            "--port-base", str(base), "--redis-port", str(redis_port), "--api-key", API_KEY,
-            "--poll-interval", "1"]  # fmt: skip
+    argv, env = launcher(var_dir, base, redis_port)
     log_path = var_dir.parent / f"run-{base}.log"
     offset = log_path.stat().st_size if log_path.exists() else 0  # a restart appends
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-                                env={**os.environ})  # fmt: skip
-    run = Run(proc, base, var_dir)
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+    run = Run(proc, base, redis_port, var_dir, log_path, offset)
 
     def ready() -> bool:
         if proc.poll() is not None:
-            raise RuntimeError(f"run_local exited with {proc.returncode}")
-        return b"ready in" in log_path.read_bytes()[offset:]
+            raise RuntimeError(f"python -m stack exited with {proc.returncode}:\n{run.output()}")
+        return "ready in" in run.output()
 
-    wait_until(ready, timeout=180, interval=0.5, what="make run to be ready")
+    eventually(ready, timeout=180, interval=0.5, what="make run to be ready")
     return run
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    base = wait_until(
+    base = eventually(
         lambda: next((b for b in [free_port() // 10 * 10] if b < 65000 and port_block_free(b)), 0),
         timeout=10,
         what="a free block of ports",
@@ -121,7 +130,7 @@ def settled(client: httpx.Client, space: str, label: str, frames: int) -> dict[s
         done = doc.get("observation_count") == frames and doc.get("occupant") == label
         return doc if done else None
 
-    result: dict[str, Any] = wait_until(check, timeout=60, what=f"{space} to read {label}")
+    result: dict[str, Any] = eventually(check, timeout=60, what=f"{space} to read {label}")
     return result
 
 
@@ -142,7 +151,7 @@ def test_simulated_cameras_are_polled_into_their_spaces(stack: Run) -> None:
     expected = {"kennel-1": "cat", "kennel-2": "dog", "room-1": "empty"}
     with stack.client() as client:
         for space, label in expected.items():
-            wait_until(
+            eventually(
                 lambda s=space, lab=label: occupant(client, s) == lab,
                 timeout=90,
                 interval=0.5,
@@ -160,7 +169,7 @@ def test_polled_spaces_keep_receiving_frames_past_one_photo_cycle(stack: Run) ->
             doc = client.get("/api/v1/spaces/kennel-1").json()
             return bool(doc["observation_count"] > photos_per_camera + 2)
 
-        wait_until(past_a_cycle, timeout=60, interval=0.5, what="kennel-1 to pass a photo cycle")
+        eventually(past_a_cycle, timeout=60, interval=0.5, what="kennel-1 to pass a photo cycle")
         doc = client.get("/api/v1/spaces/kennel-1").json()
     assert doc["occupant"] == "cat"
     assert doc["stale"] is False
@@ -179,8 +188,8 @@ def test_request_id_reaches_every_service_log(stack: Run, sample_dir: Path) -> N
         )
         assert resp.headers["x-request-id"] == request_id
     logs = stack.var_dir / "log"
-    for service in ("gateway", "camera_ingest", "classifier", "aggregator"):
-        wait_until(
+    for service in ("gateway", "camera-ingest", "classifier", "aggregator"):
+        eventually(
             lambda s=service: request_id in (logs / f"{s}.log").read_text(),
             timeout=30,
             what=f"{request_id} in the {service} log",
@@ -231,6 +240,27 @@ def test_every_service_has_health_readiness_metrics_and_docs(stack: Run, offset:
         assert client.get("/openapi.json").json()["paths"]
 
 
+def test_every_process_logs_to_a_file_named_after_it(stack: Run) -> None:
+    logs = {path.stem for path in (stack.var_dir / "log").glob("*.log")}
+    assert logs == LOG_NAMES
+
+
+def test_a_second_run_on_the_same_ports_refuses_before_starting_anything(
+    stack: Run, tmp_path: Path
+) -> None:
+    argv, env = launcher(tmp_path / "var", stack.base, stack.redis_port)
+    second = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, timeout=60, check=False)
+    said = (second.stdout + second.stderr).decode()
+    assert second.returncode != 0
+    assert f"a stack is already running on ports {stack.base}, " in said
+    assert f"(gateway {stack.base}, camera-ingest {stack.base + 1}, " in said
+    assert f"redis {stack.redis_port})" in said
+    assert "pick other ports" in said
+    assert not (tmp_path / "var").exists(), "the second run started something"
+    with stack.client() as client:
+        assert client.get("/readyz").status_code == 200
+
+
 def test_ctrl_c_stops_everything_and_a_second_run_keeps_the_state(
     stack: Run, sample_dir: Path
 ) -> None:
@@ -244,14 +274,19 @@ def test_ctrl_c_stops_everything_and_a_second_run_keeps_the_state(
             resp = client.get(f"/api/v1/spaces/keep-{suffix}")
             return resp.status_code == 200 and resp.json()["observation_count"] == len(sent)
 
-        wait_until(all_delivered, timeout=60, what="every frame to reach the aggregator")
+        eventually(all_delivered, timeout=60, what="every frame to reach the aggregator")
         before = client.get(f"/api/v1/spaces/keep-{suffix}").json()
 
     assert stack.stop() == 0
+    assert stack.output().rstrip().endswith("stopped")
     assert port_block_free(stack.base, 4), "a service outlived Ctrl-C"
+    assert port_free(stack.base + 9), "the camera simulator outlived Ctrl-C"
+    assert port_free(stack.redis_port), "redis outlived Ctrl-C"
 
     restarted = start_run(stack.var_dir, stack.base, free_port())
-    stack.proc = restarted.proc  # the module fixture stops whichever run is current
+    # the module fixture stops whichever run is current
+    stack.proc, stack.redis_port = restarted.proc, restarted.redis_port
+    stack.log_offset = restarted.log_offset
     with stack.client() as client:
         after = client.get(f"/api/v1/spaces/keep-{suffix}").json()
         camera = client.get(f"/api/v1/cameras/cam-keep-{suffix}")
