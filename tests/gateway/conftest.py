@@ -14,6 +14,7 @@ from gateway.main import create_app
 from tests.gateway.upstreams import Control, ThreadServer, upstream_app
 from tests.servers import free_port
 
+PROBLEM_BASE = "https://shelter-watch.example/problems/"
 KEYS = "reader:rk-1:read,writer:wk-1:write,cam:ck-1:camera,root:ak-1:admin,both:bk-1:read+write"
 READ, WRITE, CAMERA, ADMIN = "rk-1", "wk-1", "ck-1", "ak-1"
 
@@ -82,3 +83,17 @@ def client(gateway: str) -> Iterator[httpx.Client]:
 def dead_url() -> str:
     """A loopback port nobody listens on."""
     return f"http://127.0.0.1:{free_port()}"
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """A problem+json in the one dialect whose request id is the response's X-Request-ID."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["type"] == PROBLEM_BASE + code
+    assert body["title"] == code.replace("-", " ").capitalize()
+    assert body["status"] == status
+    assert body["request_id"] == response.headers["x-request-id"]
+    assert isinstance(body["detail"], str)
+    assert isinstance(body["instance"], str)
+    return body

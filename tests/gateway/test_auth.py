@@ -4,26 +4,27 @@ from __future__ import annotations
 
 import pytest
 
-from tests.gateway.conftest import ADMIN, CAMERA, READ, WRITE, GatewayFactory
+from tests.gateway.conftest import ADMIN, CAMERA, READ, WRITE, GatewayFactory, assert_problem
 
 FRAME = "/api/v1/cameras/cam-1/frame"
 
 
 def test_no_key_is_401_problem(client):
     response = client.get("/api/v1/spaces")
-    assert response.status_code == 401
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.headers["www-authenticate"].startswith("Bearer")
-    body = response.json()
-    assert body["status"] == 401
+    body = assert_problem(response, 401, "missing-api-key")
+    assert response.headers["www-authenticate"] == 'Bearer realm="shelter-watch"'
     assert body["instance"] == "/api/v1/spaces"
-    assert body["request_id"] == response.headers["x-request-id"]
 
 
-@pytest.mark.parametrize("headers", [{"X-API-Key": "nope"}, {"Authorization": "Bearer nope"},
-                                     {"Authorization": f"Basic {READ}"}])  # fmt: skip
-def test_unknown_key_is_401(client, headers):
-    assert client.get("/api/v1/spaces", headers=headers).status_code == 401
+@pytest.mark.parametrize(("headers", "code"), [
+    ({"X-API-Key": "nope"}, "unknown-api-key"),
+    ({"Authorization": "Bearer nope"}, "unknown-api-key"),
+    ({"Authorization": f"Basic {READ}"}, "missing-api-key"),
+])  # fmt: skip
+def test_unknown_key_is_401(client, headers, code):
+    response = client.get("/api/v1/spaces", headers=headers)
+    assert_problem(response, 401, code)
+    assert response.headers["www-authenticate"].startswith("Bearer")
 
 
 def test_bearer_key_works(client):
@@ -57,8 +58,17 @@ def test_scopes(client, key, method, path, status):
     response = client.request(method, path, headers={"X-API-Key": key}, content=b"{}")
     assert response.status_code == status, response.text
     if status == 403:
-        assert response.headers["content-type"] == "application/problem+json"
-        assert "scope" in response.json()["detail"]
+        assert "scope" in assert_problem(response, 403, "scope-denied")["detail"]
+        assert "www-authenticate" not in response.headers
+
+
+@pytest.mark.parametrize(("key", "status"), [(READ, 200), (ADMIN, 200), (WRITE, 403),
+                                             (CAMERA, 403), (None, 401)])  # fmt: skip
+def test_head_needs_the_read_scope(client, key, status):
+    headers = {"X-API-Key": key} if key else {}
+    response = client.head("/api/v1/spaces/k1", headers=headers)
+    assert response.status_code == status
+    assert response.content == b""
 
 
 def test_rate_limit_429_with_retry_after(gateway_factory: GatewayFactory):
@@ -71,7 +81,8 @@ def test_rate_limit_429_with_retry_after(gateway_factory: GatewayFactory):
         limited = c.get("/api/v1/summary", headers={"X-API-Key": READ})
         other_key = c.get("/api/v1/summary", headers={"X-API-Key": ADMIN})
     assert statuses == [200, 200, 429]
-    assert limited.status_code == 429
-    assert limited.headers["content-type"] == "application/problem+json"
-    assert int(limited.headers["retry-after"]) >= 1
+    body = assert_problem(limited, 429, "rate-limited")
+    retry_after = limited.headers["retry-after"]
+    assert int(retry_after) >= 1
+    assert body["detail"] == f"rate limit exceeded; retry after {retry_after}s"  # they agree
     assert other_key.status_code == 200  # buckets are per key

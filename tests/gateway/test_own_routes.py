@@ -1,11 +1,17 @@
-"""The gateway's own endpoints: health, readiness, metrics, merged OpenAPI, docs, dashboard."""
+"""The gateway's own endpoints: health, readiness, metrics, merged OpenAPI, docs, dashboard (and
+HEAD on each)."""
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 
-from tests.gateway.conftest import READ, GatewayFactory
+from gateway.readiness import READY_CACHE_S
+from tests.gateway.conftest import READ, GatewayFactory, assert_problem
 from tests.gateway.upstreams import Control
+from tests.servers import wait_until
 
 
 def test_healthz(client):
@@ -16,35 +22,64 @@ def test_healthz(client):
 def test_readyz_lists_every_upstream(client):
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json()["upstreams"] == {
-        "camera-ingest": "ready", "classifier": "ready", "aggregator": "ready"}  # fmt: skip
+    assert response.json() == {"status": "ready", "checks": {
+        "camera-ingest": "ok", "classifier": "ok", "aggregator": "ok"}}  # fmt: skip
 
 
 def test_readyz_503_when_an_upstream_is_down(gateway_factory: GatewayFactory, dead_url):
     response = httpx.get(gateway_factory(classifier_url=dead_url) + "/readyz", timeout=10)
-    assert response.status_code == 503
-    assert response.headers["content-type"] == "application/problem+json"
-    upstreams = response.json()["upstreams"]
-    assert upstreams["classifier"].startswith("unreachable")
-    assert upstreams["aggregator"] == "ready"
+    body = assert_problem(response, 503, "not-ready")
+    assert response.headers["retry-after"] == "1"
+    assert body["checks"]["classifier"].startswith("unreachable")
+    assert body["checks"]["aggregator"] == "ok"
+    assert "classifier" in body["detail"]
 
 
-def test_readyz_503_when_an_upstream_is_not_ready(client, control: Control):
+def test_readyz_503_when_an_upstream_is_not_ready(gateway_factory: GatewayFactory, control):
+    url = gateway_factory()  # a fresh gateway: nothing cached yet
     control.not_ready.add("aggregator")
     try:
-        response = client.get("/readyz")
+        response = httpx.get(url + "/readyz", timeout=10)
     finally:
         control.not_ready.discard("aggregator")
-    assert response.status_code == 503
-    assert response.json()["upstreams"]["aggregator"] == "status 503"
+    body = assert_problem(response, 503, "not-ready")
+    assert body["checks"]["aggregator"] == "status 503"
+
+
+def test_readyz_flood_probes_each_upstream_once_per_second(
+    gateway_factory: GatewayFactory, control: Control
+):
+    url = gateway_factory()
+    control.readyz_hits.clear()
+    started = time.monotonic()
+    with httpx.Client(base_url=url, timeout=10) as c, ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(pool.map(lambda _: c.get("/readyz").status_code, range(40)))
+    rounds = 1 + int((time.monotonic() - started) / READY_CACHE_S)  # one per second at most
+    assert statuses == [200] * 40
+    assert set(control.readyz_hits) == {"camera-ingest", "classifier", "aggregator"}
+    assert max(control.readyz_hits.values()) <= rounds < 40
+    control.not_ready.add("classifier")  # seen once the cached round is older than a second
+    try:
+        wait_until(lambda: httpx.get(url + "/readyz", timeout=10).status_code == 503,
+                   timeout=5, what="the gateway to probe again")  # fmt: skip
+    finally:
+        control.not_ready.discard("classifier")
 
 
 def test_metrics_count_routes_and_upstreams(client):
     client.get("/api/v1/spaces/k1", headers={"X-API-Key": READ})
     text = client.get("/metrics").text
-    assert 'route="/api/v1/spaces"' in text
-    assert 'upstream="aggregator"' in text
-    assert "gateway_request_seconds_bucket" in text
+    assert 'http_requests_total{method="GET",route="/api/v1/spaces",status="200"}' in text
+    assert 'gateway_upstream_requests_total{outcome="2xx",upstream="aggregator"}' in text
+    assert 'gateway_upstream_seconds_bucket{le="0.001",upstream="aggregator"}' in text
+    assert "/api/v1/spaces/k1" not in text  # labels are prefixes, never raw paths
+
+
+def test_head_on_own_routes(client):
+    for path in ("/healthz", "/readyz", "/metrics", "/", "/docs", "/openapi.json"):
+        response = client.head(path)
+        assert response.status_code == 200, path
+        assert response.content == b""
 
 
 def test_merged_openapi_has_public_paths_of_every_upstream(client):
@@ -65,13 +100,18 @@ def test_merged_openapi_prefixes_colliding_components(client):
     schemas = doc["components"]["schemas"]
     assert schemas["CameraIngestProblem"]["title"] == "camera-ingest problem"
     assert schemas["AggregatorProblem"]["title"] == "aggregator problem"
-    assert "Problem" not in schemas
+    assert "request_id" in schemas["Problem"]["properties"]  # the gateway's own (shelter-kit's)
+    readyz = doc["paths"]["/readyz"]["get"]["responses"]["503"]
+    assert readyz["content"]["application/problem+json"]["schema"]["$ref"] == (
+        "#/components/schemas/Problem"
+    )
     assert schemas["Shared"] == {"type": "string"}  # identical everywhere: kept once
     put = doc["paths"]["/api/v1/cameras/{camera_id}/frame"]["put"]
     ref = put["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     assert ref == "#/components/schemas/CameraIngestProblem"
     assert {"ApiKeyHeader", "BearerAuth"} <= set(doc["components"]["securitySchemes"])
     assert doc["paths"]["/healthz"]["get"]["security"] == []
+    assert doc["paths"]["/readyz"]["get"]["security"] == []
 
 
 def test_merged_openapi_tolerates_a_down_upstream(gateway_factory: GatewayFactory, dead_url):

@@ -80,7 +80,15 @@ async def test_token_bucket_refills_with_time():
     await limiter.acquire("k")
     with pytest.raises(RateLimited) as info:
         await limiter.acquire("k")
-    assert info.value.retry_after == pytest.approx(0.5)
+    assert info.value.wait_s == pytest.approx(0.5)
+    assert info.value.retry_after_s == 1
     await limiter.acquire("other")  # per key
     now[0] = 0.5
     await limiter.acquire("k")
+
+
+@pytest.mark.parametrize(("wait_s", "told"), [(0.001, 1), (1.0, 1), (1.2, 2), (59.5, 60)])
+def test_rate_limited_tells_whole_seconds_in_detail_and_attribute(wait_s, told):
+    error = RateLimited(wait_s)
+    assert error.retry_after_s == told
+    assert str(error) == f"rate limit exceeded; retry after {told}s"

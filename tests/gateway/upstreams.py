@@ -2,22 +2,28 @@
 
 Each echoes what it received (method, path, query, headers, body) and, on request, answers with
 a given status, hangs, or streams server-sent events. The gateway talks real HTTP to them.
+`kit_upstream_app` is built like a real service (shelter-kit installed), to see what its
+problems look like behind the gateway.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from shelter_kit import install
 from tests.servers import free_port, wait_until
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -32,6 +38,8 @@ class Control:
     sse_release: threading.Event = field(default_factory=threading.Event)
     sse_finished: threading.Event = field(default_factory=threading.Event)
     sse_gap_s: float = 0.0  # the upstream's own pause before its second event
+    seen: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of each echo
+    readyz_hits: Counter[str] = field(default_factory=Counter)  # /readyz probes per upstream
 
 
 async def wait_for(event: threading.Event, deadline_s: float) -> None:
@@ -68,6 +76,7 @@ def upstream_app(name: str, control: Control) -> Starlette:
     async def handle(request: Request) -> Response:
         path, query = request.url.path, request.query_params
         if path == "/readyz":
+            control.readyz_hits[name] += 1
             return JSONResponse({"status": name}, 503 if name in control.not_ready else 200)
         if path == "/openapi.json":
             return JSONResponse(openapi_doc(name))
@@ -77,6 +86,7 @@ def upstream_app(name: str, control: Control) -> Starlette:
             return StreamingResponse(sse(), media_type="text/event-stream")
         headers = {k: v for k, v in (("location", query.get("location")),
                                      ("retry-after", query.get("retry_after"))) if v}  # fmt: skip
+        control.seen.append((request.method, path))
         try:
             body = await request.body()
         except ClientDisconnect:  # the gateway gave up on an oversize upload: expected
@@ -90,6 +100,27 @@ def upstream_app(name: str, control: Control) -> Starlette:
         )  # fmt: skip
 
     return Starlette(routes=[Route("/{rest:path}", handle, methods=METHODS)])
+
+
+class ModelNotFound(Exception):
+    pass
+
+
+def kit_upstream_app() -> FastAPI:
+    """An upstream built like the real services (shelter-kit installed): its problems show
+    what the gateway passes on (request id, public path as `instance`)."""
+    app = FastAPI()
+    install(app, status_map={ModelNotFound: 404}, registry=CollectorRegistry())
+
+    @app.get("/v1/models/{name}")
+    async def model(name: str, top: int = 1) -> dict[str, Any]:
+        if name == "missing":
+            raise ModelNotFound(f"no model {name!r}")
+        if name == "bug":
+            raise RuntimeError("upstream internals")
+        return {"name": name, "top": top}
+
+    return app
 
 
 class ThreadServer:

@@ -1,80 +1,42 @@
-"""Routes: the gateway's own endpoints and the one catch-all that proxies `/api/...`."""
+"""Routes: the gateway's own endpoints and the one catch-all that proxies `/api/...`.
+
+`/healthz`, `/readyz` and `/metrics` are shelter-kit's ops routes (installed in `main.py`).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
-from fastapi.openapi.utils import get_openapi
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import StreamingResponse
 
 from gateway.auth import KeyStore, authorize, presented_key, split_query_key
 from gateway.config import Settings
-from gateway.errors import UpstreamsNotReady
+from gateway.edge import CLIENT_METHOD
 from gateway.openapi import OpenApiCache, merge
-from gateway.proxy import Proxy, UpstreamReply, outbound_headers, probe_ready, request_body
+from gateway.proxy import Proxy, UpstreamReply, forwarded_headers, request_body
 from gateway.ratelimit import RateLimiter
 from gateway.routes import EVENTS_PATH, check_path, resolve
-from gateway.schemas import Health, Readiness
-from gateway.telemetry import Metrics
+from shelter_kit.deps import from_state
 
 STATIC_DIR = Path(__file__).parent / "static"
-PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-PUBLIC: dict[str, Any] = {"security": []}  # OpenAPI: no key needed
+# No HEAD: shelter-kit answers HEAD through the GET route (the proxy forwards it as HEAD).
+PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
-
-def _state(name: str) -> Any:
-    def get(request: Request) -> Any:
-        return getattr(request.app.state, name)
-
-    return get
-
-
-SettingsDep = Annotated[Settings, Depends(_state("settings"))]
-ProxyDep = Annotated[Proxy, Depends(_state("proxy"))]
-KeysDep = Annotated[KeyStore, Depends(_state("keys"))]
-LimiterDep = Annotated[RateLimiter, Depends(_state("limiter"))]
-MetricsDep = Annotated[Metrics, Depends(_state("metrics"))]
-OpenApiDep = Annotated[OpenApiCache, Depends(_state("openapi"))]
+SettingsDep = Annotated[Settings, Depends(from_state("settings"))]
+ProxyDep = Annotated[Proxy, Depends(from_state("proxy"))]
+KeysDep = Annotated[KeyStore, Depends(from_state("keys"))]
+LimiterDep = Annotated[RateLimiter, Depends(from_state("limiter"))]
+OpenApiDep = Annotated[OpenApiCache, Depends(from_state("openapi"))]
 
 router = APIRouter()
 
 
-@router.get("/healthz", openapi_extra=PUBLIC)
-async def healthz() -> Health:
-    return Health()
-
-
-@router.get("/readyz", openapi_extra=PUBLIC, responses={503: {"description": "not all ready"}})
-async def readyz(request: Request, settings: SettingsDep) -> Readiness:
-    upstreams = await probe_ready(
-        request.app.state.client,
-        request.app.state.upstreams,
-        timeout_s=settings.ready_timeout_s,
-        request_id=request.state.request_id,
-    )
-    if not all(status == "ready" for status in upstreams.values()):
-        raise UpstreamsNotReady(upstreams)
-    return Readiness(upstreams=upstreams)
-
-
-@router.get("/metrics", openapi_extra=PUBLIC, response_class=Response)
-async def metrics(registry: MetricsDep) -> Response:
-    return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)
-
-
 @router.get("/openapi.json", include_in_schema=False)
 async def openapi(request: Request, cache: OpenApiDep) -> JSONResponse:
-    own = get_openapi(
-        title="Shelter Watch API",
-        version="1",
-        routes=request.app.routes,
-        description="Send an API key as `X-API-Key` or `Authorization: Bearer`.",
-    )
-    return JSONResponse(merge(own, await cache.documents(request.state.request_id)))
+    return JSONResponse(merge(request.app.openapi(), await cache.documents()))
 
 
 @router.get("/docs", include_in_schema=False)
@@ -109,23 +71,23 @@ async def forward(
     request: Request, settings: SettingsDep, proxy: ProxyDep, keys: KeysDep, limiter: LimiterDep
 ) -> UpstreamResponse:
     check_path(request.url.path)
-    raw_path = request.scope.get("raw_path") or request.url.path.encode()
-    target = resolve(raw_path.decode("latin-1"))
-    request.state.route, request.state.upstream = target.rule.public, target.rule.upstream
+    raw_path = (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
+    target = resolve(raw_path)
+    request.state.route = target.rule.public  # shelter-kit's metrics label: the public prefix
+    method = getattr(request.state, CLIENT_METHOD, request.method)
     headers = {k.lower(): v for k, v in request.headers.items()}
     query_key, query = split_query_key(request.url.query, allowed=target.rule.public == EVENTS_PATH)
-    key = await authorize(keys, presented_key(headers, query_key), request.method, request.url.path)
+    key = await authorize(keys, presented_key(headers, query_key), method, request.url.path)
     await limiter.acquire(key.name)
-    client_ip = request.client.host if request.client else None
     reply = await proxy.open(
         target=target,
-        method=request.method,
+        method=method,
         query=query,
-        headers=outbound_headers(
+        headers=forwarded_headers(
             headers,
-            request_id=request.state.request_id,
-            client_ip=client_ip,
+            client_ip=request.client.host if request.client else None,
             scheme=request.url.scheme,
+            public_uri=raw_path + (f"?{query}" if query else ""),  # never the api_key
         ),
         body=request_body(headers, request.stream(), settings.max_body_bytes),
     )

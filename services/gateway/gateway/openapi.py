@@ -1,8 +1,10 @@
 """One OpenAPI document for the whole public API.
 
 `merge` is pure: it keeps only the upstream paths the gateway exposes, rewritten to their public
-prefixes, prefixes colliding component names with the service name, tags every operation with its
-service, and adds the API key security schemes. `OpenApiCache` fetches the upstream documents with a
+prefixes, prefixes an upstream's component with the service name where another document defines
+the same name differently (the gateway's own components keep their names), tags every operation
+with its service, marks the gateway's own operations public (no key) and adds the API key
+security schemes. `OpenApiCache` fetches the upstream documents with a
 TTL and tolerates an upstream that is down (its paths are left out until it answers).
 """
 
@@ -18,6 +20,7 @@ from typing import Any
 import httpx
 
 from gateway.routes import public_path
+from shelter_kit.context import outbound_headers
 
 log = logging.getLogger(__name__)
 Doc = dict[str, Any]
@@ -59,8 +62,13 @@ def merge(own: Doc, upstream_docs: Mapping[str, Doc]) -> Doc:
     """The public document: `own` (the gateway's routes) plus every upstream's exposed paths."""
     merged = copy.deepcopy(own)
     paths: Doc = merged.setdefault("paths", {})
+    for item in paths.values():  # the gateway's own routes need no key
+        for operation in item.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                operation["security"] = []
     components: Doc = merged.setdefault("components", {})
-    clashes = {kind: _colliding(upstream_docs, kind) for kind in COMPONENT_KINDS}
+    every = {"gateway": own, **upstream_docs}
+    clashes = {kind: _colliding(every, kind) for kind in COMPONENT_KINDS}
     for service, doc in upstream_docs.items():
         renames = {
             f"#/components/{kind}/{name}": f"#/components/{kind}/{_service_prefix(service)}{name}"
@@ -71,7 +79,7 @@ def merge(own: Doc, upstream_docs: Mapping[str, Doc]) -> Doc:
         for kind in COMPONENT_KINDS:
             for name, body in doc.get("components", {}).get(kind, {}).items():
                 new = f"{_service_prefix(service)}{name}" if name in clashes[kind] else name
-                components.setdefault(kind, {})[new] = body
+                components.setdefault(kind, {}).setdefault(new, body)
         for path, item in doc.get("paths", {}).items():
             public = public_path(service, path)
             if public is not None:
@@ -105,17 +113,17 @@ class OpenApiCache:
         self._timeout = timeout_s
         self._docs: dict[str, tuple[float, Doc]] = {}
 
-    async def documents(self, request_id: str) -> dict[str, Doc]:
+    async def documents(self) -> dict[str, Doc]:
         now = time.monotonic()
         stale = [n for n in self._urls if n not in self._docs or now - self._docs[n][0] > self._ttl]
-        fetched = await asyncio.gather(*(self._fetch(n, request_id) for n in stale))
+        fetched = await asyncio.gather(*(self._fetch(n) for n in stale))
         for name, doc in zip(stale, fetched, strict=True):
             if doc is not None:
                 self._docs[name] = (now, doc)
         return {name: entry[1] for name, entry in self._docs.items()}
 
-    async def _fetch(self, name: str, request_id: str) -> Doc | None:
-        url, headers = f"{self._urls[name]}/openapi.json", {"x-request-id": request_id}
+    async def _fetch(self, name: str) -> Doc | None:
+        url, headers = f"{self._urls[name]}/openapi.json", outbound_headers()
         try:
             response = await self._client.get(url, timeout=self._timeout, headers=headers)
             response.raise_for_status()

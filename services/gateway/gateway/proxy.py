@@ -1,21 +1,28 @@
 """Forwarding to the upstreams over one shared `httpx.AsyncClient`, streaming both ways.
 
-The request body streams through with a size limit; the response streams back chunk by chunk, so
-server-sent events reach the client as they are written. Transport errors become UpstreamUnavailable
-(502) and timeouts UpstreamTimeout (504), each naming the upstream.
+The request body streams through shelter-kit's bounded reader; the response streams back chunk by
+chunk, so server-sent events reach the client as they are written. Transport errors become
+UpstreamUnavailable (502) and timeouts UpstreamTimeout (504), each naming the upstream.
+
+Each forwarded request carries the request context (X-Request-ID, a valid W3C `traceparent`) and
+`X-Forwarded-Uri`, the public path and query the client called, so an upstream's problem
+`instance` names the path the client knows (`/api/v1/spaces/x`, not `/v1/spaces/x`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 import httpx
 
-from gateway.errors import BodyTooLarge, UpstreamTimeout, UpstreamUnavailable
+from gateway.errors import UpstreamTimeout, UpstreamUnavailable
+from gateway.metrics import UpstreamMetrics, outcome_of
 from gateway.routes import Target, rewrite_location
+from shelter_kit.bodies import bounded, check_declared_length
+from shelter_kit.context import FORWARDED_URI_HEADER, outbound_headers
 
 log = logging.getLogger(__name__)
 
@@ -66,47 +73,47 @@ class UpstreamReply:
         await self.response.aclose()
 
 
-async def limited(body: AsyncIterator[bytes], max_bytes: int) -> AsyncIterator[bytes]:
-    seen = 0
-    async for chunk in body:
-        seen += len(chunk)
-        if seen > max_bytes:
-            raise BodyTooLarge(f"request body is over {max_bytes} bytes")
-        yield chunk
-
-
 def request_body(
     headers: Mapping[str, str], body: AsyncIterator[bytes], max_bytes: int
 ) -> AsyncIterator[bytes] | None:
-    """The body to forward (None when the client sent none); rejects a declared oversize early."""
+    """The body to forward (None when the client sent none); a declared oversize is refused
+    here, before any upstream is called, a streamed one as soon as it passes the limit."""
     declared = headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise BodyTooLarge(f"request body of {declared} bytes is over {max_bytes} bytes")
+    check_declared_length(declared, limit=max_bytes)
     if declared in (None, "0") and "transfer-encoding" not in headers:
         return None
-    return limited(body, max_bytes)
+    return bounded(body, limit=max_bytes)
 
 
-def outbound_headers(
-    headers: Mapping[str, str], *, request_id: str, client_ip: str | None, scheme: str
+def forwarded_headers(
+    headers: Mapping[str, str], *, client_ip: str | None, scheme: str, public_uri: str
 ) -> dict[str, str]:
+    """What the upstream gets: the allow-listed client headers, the request context, and the
+    X-Forwarded-* trio (For appended to, Proto kept, Uri = what the client called)."""
     out = {name: headers[name] for name in REQUEST_HEADERS if name in headers}
     out["accept-encoding"] = headers.get("accept-encoding", "identity")
-    out["x-request-id"] = request_id
+    out.update(outbound_headers())
     forwarded = [v for v in (headers.get("x-forwarded-for"), client_ip) if v]
     if forwarded:
         out["x-forwarded-for"] = ", ".join(forwarded)
     out["x-forwarded-proto"] = headers.get("x-forwarded-proto", scheme)
+    out[FORWARDED_URI_HEADER] = public_uri
     return out
 
 
 class Proxy:
     def __init__(
-        self, client: httpx.AsyncClient, upstreams: Mapping[str, Upstream], connect_timeout_s: float
+        self,
+        client: httpx.AsyncClient,
+        upstreams: Mapping[str, Upstream],
+        *,
+        connect_timeout_s: float,
+        metrics: UpstreamMetrics,
     ) -> None:
         self._client = client
         self._upstreams = upstreams
         self._connect = connect_timeout_s
+        self._metrics = metrics
 
     def _timeout(self, upstream: Upstream, streaming: bool) -> httpx.Timeout:
         if streaming:  # SSE: wait for events forever, but not for the connection
@@ -134,12 +141,17 @@ class Proxy:
             content=body,
             timeout=self._timeout(upstream, target.rule.streaming),
         )
+        started = time.perf_counter()
         try:
             response = await self._client.send(request, stream=True)
         except httpx.TimeoutException as exc:
+            self._metrics.observe(upstream.name, "timeout", time.perf_counter() - started)
             raise UpstreamTimeout(upstream.name, f"timed out ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
+            self._metrics.observe(upstream.name, "unreachable", time.perf_counter() - started)
             raise UpstreamUnavailable(upstream.name, f"unreachable ({type(exc).__name__})") from exc
+        outcome = outcome_of(response.status_code)
+        self._metrics.observe(upstream.name, outcome, time.perf_counter() - started)
         return UpstreamReply(
             status=response.status_code,
             headers=_reply_headers(upstream.name, response.headers),
@@ -155,26 +167,3 @@ def _reply_headers(upstream: str, headers: httpx.Headers) -> list[tuple[str, str
         if name in RESPONSE_HEADERS:
             out.append((name, rewrite_location(upstream, value) if name == "location" else value))
     return out
-
-
-async def probe_ready(
-    client: httpx.AsyncClient,
-    upstreams: Mapping[str, Upstream],
-    *,
-    timeout_s: float,
-    request_id: str,
-) -> dict[str, str]:
-    """Each upstream's /readyz, concurrently: 'ready', 'status NNN' or 'unreachable (...)'."""
-
-    async def one(upstream: Upstream) -> str:
-        try:
-            url = f"{upstream.base_url}/readyz"
-            headers = {"x-request-id": request_id}
-            response = await client.get(url, timeout=timeout_s, headers=headers)
-        except httpx.HTTPError as exc:
-            return f"unreachable ({type(exc).__name__})"
-        return "ready" if response.status_code == 200 else f"status {response.status_code}"
-
-    names = list(upstreams)
-    results = await asyncio.gather(*(one(upstreams[n]) for n in names))
-    return dict(zip(names, results, strict=True))

@@ -13,7 +13,7 @@ from gateway.errors import RateLimited
 
 class RateLimiter(Protocol):
     async def acquire(self, key: str) -> None:
-        """Take one token for `key`; raises RateLimited (with retry_after) when none is left."""
+        """Take one token for `key`; raises RateLimited (with the wait) when none is left."""
         ...
 
 
@@ -40,5 +40,5 @@ class TokenBucketLimiter:
         bucket.tokens = min(self._burst, bucket.tokens + (now - bucket.updated) * self._rate)
         bucket.updated = now
         if bucket.tokens < 1.0:
-            raise RateLimited(retry_after=(1.0 - bucket.tokens) / self._rate)
+            raise RateLimited(wait_s=(1.0 - bucket.tokens) / self._rate)
         bucket.tokens -= 1.0
