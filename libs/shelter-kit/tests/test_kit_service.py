@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from prometheus_client import CollectorRegistry, generate_latest
 from pydantic import BaseModel
 
 from shelter_kit import install
 from shelter_kit.context import outbound_headers, request_id_var, traceparent_var
 from shelter_kit.logs import configure_logging
+from shelter_kit.ops import run_checks
 
 pytestmark = pytest.mark.anyio
 
@@ -223,3 +225,42 @@ def test_log_lines_are_json_with_service_and_request_id(
     assert ours["ts"].endswith("+00:00")
     assert any(line["logger"] == "uvicorn.error" for line in lines)
     assert not any("pw@" in json.dumps(line) for line in lines)  # httpx at INFO is held back
+
+
+class NeedsKey(Exception):
+    problem_headers = {"WWW-Authenticate": 'Bearer realm="test"'}
+
+
+async def test_edge_ignores_a_clients_forwarded_uri_and_keeps_its_method() -> None:
+    app = FastAPI()
+    install(app, status_map={NeedsKey: 401}, registry=CollectorRegistry(), edge=True)
+    seen: list[str] = []
+
+    @app.get("/v1/locked")
+    async def locked(request: Request) -> None:
+        seen.append(request.scope["state"]["client_method"])
+        raise NeedsKey("no key")
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://s") as c:
+        response = await c.get("/v1/locked", headers={"x-forwarded-uri": "/chosen/by/client"})
+        body = assert_problem(response, 401, "needs-key")
+        assert body["instance"] == "/v1/locked"
+        assert response.headers["www-authenticate"] == 'Bearer realm="test"'
+        await c.head("/v1/locked")
+    assert seen == ["GET", "HEAD"]
+
+
+async def test_readiness_checks_run_concurrently() -> None:
+    first_started, second_started = asyncio.Event(), asyncio.Event()
+
+    async def first() -> str | None:
+        first_started.set()
+        await asyncio.wait_for(second_started.wait(), timeout=5)
+        return None
+
+    async def second() -> str | None:
+        second_started.set()
+        await asyncio.wait_for(first_started.wait(), timeout=5)
+        return "still warming"
+
+    assert await run_checks({"a": first, "b": second}) == {"a": "ok", "b": "still warming"}

@@ -14,12 +14,12 @@ from starlette.responses import StreamingResponse
 
 from gateway.auth import KeyStore, authorize, presented_key, split_query_key
 from gateway.config import Settings
-from gateway.edge import CLIENT_METHOD
 from gateway.openapi import OpenApiCache, merge
 from gateway.proxy import Proxy, UpstreamReply, forwarded_headers, request_body
 from gateway.ratelimit import RateLimiter
 from gateway.routes import EVENTS_PATH, check_path, resolve
 from shelter_kit.deps import from_state
+from shelter_kit.middleware import CLIENT_METHOD
 
 STATIC_DIR = Path(__file__).parent / "static"
 # No HEAD: shelter-kit answers HEAD through the GET route (the proxy forwards it as HEAD).

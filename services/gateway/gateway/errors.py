@@ -67,6 +67,8 @@ class AuthError(GatewayError):
 class Unauthenticated(AuthError):
     """No usable key: the answer says how to authenticate (RFC 9110 §11.6.1)."""
 
+    problem_headers = {"WWW-Authenticate": 'Bearer realm="shelter-watch"'}
+
 
 class MissingApiKey(Unauthenticated):
     pass

@@ -14,8 +14,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import httpx
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 
@@ -23,7 +22,6 @@ import shelter_kit
 from gateway import api
 from gateway.auth import StaticKeyStore, parse_api_keys
 from gateway.config import Settings
-from gateway.edge import EdgeMiddleware
 from gateway.errors import (
     BadPath,
     RateLimited,
@@ -38,13 +36,11 @@ from gateway.openapi import OpenApiCache
 from gateway.proxy import Proxy, Upstream
 from gateway.ratelimit import TokenBucketLimiter
 from gateway.readiness import UpstreamReadiness
-from shelter_kit.handlers import domain_problem, problem_response
 from shelter_kit.logs import configure_logging
 from shelter_kit.ops import Check
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
-WWW_AUTHENTICATE = 'Bearer realm="shelter-watch"'
 
 # BodyTooLarge (413) is shelter-kit's and mapped by it.
 ERROR_STATUS: dict[type[Exception], int] = {
@@ -56,17 +52,6 @@ ERROR_STATUS: dict[type[Exception], int] = {
     UpstreamUnavailable: 502,
     UpstreamTimeout: 504,
 }
-
-
-async def on_unauthenticated(request: Request, exc: Exception) -> JSONResponse:
-    """The kit's problem plus `WWW-Authenticate` (RFC 9110: a 401 must say how to authenticate).
-
-    Our own handler until shelter-kit's can take headers from the error (it reads only
-    `retry_after_s` today); it replaces the kit's handler for this one class.
-    """
-    response = problem_response(domain_problem(exc, ERROR_STATUS))
-    response.headers["www-authenticate"] = WWW_AUTHENTICATE
-    return response
 
 
 def _lifespan(
@@ -117,9 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         readiness: UpstreamReadiness | None = getattr(app.state, "readiness", None)
         return readiness.checks() if readiness else {"upstreams": _not_started}
 
-    shelter_kit.install(app, status_map=ERROR_STATUS, registry=registry, checks=checks)
-    app.add_exception_handler(Unauthenticated, on_unauthenticated)  # replaces the kit's one
-    app.add_middleware(EdgeMiddleware)  # outermost: before the kit's middleware sees the request
+    # edge: the public door, so a client's X-Forwarded-Uri is not trusted
+    shelter_kit.install(app, status_map=ERROR_STATUS, registry=registry, checks=checks, edge=True)
     app.include_router(api.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -3,7 +3,8 @@ each answered as problem+json in the one dialect of `problems`.
 
 A service passes its status map (`{CameraNotFound: 404, ...}`); the closest class in an
 exception's MRO wins, so mapping a base class covers its subclasses. An exception with a
-`retry_after_s` attribute (and every 503) gets a `Retry-After` header that agrees with the detail.
+`retry_after_s` attribute (and every 503) gets a `Retry-After` header that agrees with the detail;
+an exception with a `problem_headers` mapping adds those (`WWW-Authenticate` on a 401).
 Unexpected exceptions are not handled here but in the middleware (see `middleware`), where the
 request id is still known.
 """
@@ -11,6 +12,7 @@ request id is still known.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,11 +51,13 @@ def problem_response(
     return JSONResponse(body, status_code=body["status"], headers=headers, media_type=PROBLEM_JSON)
 
 
-def retry_headers(exc: BaseException, status: int) -> dict[str, str] | None:
+def error_headers(exc: BaseException, status: int) -> dict[str, str] | None:
+    """Retry-After (from `retry_after_s`, or 1 s on any 503) and the error's `problem_headers`."""
+    headers = dict(getattr(exc, "problem_headers", None) or {})
     seconds = getattr(exc, "retry_after_s", None)
-    if seconds is None and status != 503:
-        return None
-    return {"Retry-After": str(max(1, round(seconds or 1)))}
+    if seconds is not None or status == 503:
+        headers["Retry-After"] = str(max(1, math.ceil(seconds or 1)))
+    return headers or None
 
 
 def validation_problem(errors: list[Any]) -> dict[str, Any]:
@@ -78,7 +82,7 @@ def add_handlers(app: FastAPI, status_map: StatusMap) -> None:
         body = domain_problem(exc, full)
         if body["status"] >= 500:
             log.warning("%s: %s", type(exc).__name__, exc)
-        return problem_response(body, retry_headers(exc, body["status"]))
+        return problem_response(body, error_headers(exc, body["status"]))
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

@@ -39,10 +39,19 @@ def _route_label(scope: Scope) -> str:
     return str(path) if path else "unmatched"
 
 
+CLIENT_METHOD = "client_method"  # scope["state"] key: the method the client sent (HEAD stays HEAD)
+
+
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, metrics: HttpMetrics) -> None:
+    """`trust_forwarded_uri`: True behind the gateway (it sets X-Forwarded-Uri); False at the
+    edge, where a client's X-Forwarded-Uri would let it choose the `instance` of our problems."""
+
+    def __init__(
+        self, app: ASGIApp, *, metrics: HttpMetrics, trust_forwarded_uri: bool = True
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.trust_forwarded_uri = trust_forwarded_uri
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -52,18 +61,21 @@ class RequestContextMiddleware:
         for name, value in scope.get("headers", []):
             headers.setdefault(name.lower(), value)
         request_id = context.accept_request_id(_header(headers, context.REQUEST_ID_HEADER))
+        forwarded_uri = (
+            _header(headers, context.FORWARDED_URI_HEADER) if self.trust_forwarded_uri else None
+        )
         tokens = (
             context.request_id_var.set(request_id),
             context.traceparent_var.set(
                 context.accept_traceparent(_header(headers, context.TRACEPARENT_HEADER))
             ),
             context.public_path_var.set(
-                context.accept_public_path(_header(headers, context.FORWARDED_URI_HEADER))
-                or scope.get("path")
+                context.accept_public_path(forwarded_uri) or scope.get("path")
             ),
         )
-        scope.setdefault("state", {})["request_id"] = request_id
         method = scope["method"]
+        state = scope.setdefault("state", {})
+        state["request_id"], state[CLIENT_METHOD] = request_id, method
         head = method == "HEAD"
         if head:
             scope = {**scope, "method": "GET"}

@@ -32,9 +32,11 @@ def install(
     checks: Callable[[], Mapping[str, Check]] | None = None,
     refresh: Refresh | None = None,
     ops_routes: bool = True,
+    edge: bool = False,
 ) -> HttpMetrics:
+    """`edge=True` for the public door (the gateway): a client's X-Forwarded-Uri is not trusted."""
     http_metrics = HttpMetrics(registry)
-    app.add_middleware(RequestContextMiddleware, metrics=http_metrics)
+    app.add_middleware(RequestContextMiddleware, metrics=http_metrics, trust_forwarded_uri=not edge)
     add_handlers(app, {PartNotReady: 503, **status_map})
     if ops_routes:
         app.include_router(
