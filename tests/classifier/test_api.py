@@ -127,12 +127,18 @@ def test_batch_reports_bad_items_without_failing(client: AppClient, sample_dir: 
         ("images", ("c.jpg", good[: len(good) // 3], "image/jpeg")),
         ("images", ("d.jpg", good, "image/jpeg")),
     ]
-    body = client.post("/v1/predict/batch", files=files).json()
+    response = client.post("/v1/predict/batch", files=files)
+    body = response.json()
     ok, garbage, truncated, ok2 = body["results"]
     assert ok["label"] == ok2["label"] == "dog"
     assert (garbage["error"]["status"], garbage["filename"]) == (422, "b.jpg")
     assert (truncated["error"]["status"], truncated["index"]) == (422, 2)
     assert body["failed"] == 2
+    error = garbage["error"]  # each failed item's problem is in the one dialect
+    assert error["type"] == "https://shelter-watch.example/problems/corrupt-image"
+    assert error["title"] == "Corrupt image"
+    assert error["instance"] == "/v1/predict/batch"
+    assert error["request_id"] == response.headers["x-request-id"]
 
 
 def test_batch_refuses_too_many_and_no_images(

@@ -14,6 +14,7 @@ from classifier.config import Settings
 from tests.classifier.conftest import AppClient, encode
 
 PROBLEM = "application/problem+json"
+TYPE_BASE = "https://shelter-watch.example/problems/"
 
 
 def post_image(client: AppClient, data: bytes, content_type: str = "image/jpeg") -> dict[str, Any]:
@@ -23,11 +24,19 @@ def post_image(client: AppClient, data: bytes, content_type: str = "image/jpeg")
     return body
 
 
-def expect_problem(response: httpx.Response, status: int, words: str = "") -> dict[str, Any]:
+def expect_problem(
+    response: httpx.Response, status: int, words: str = "", code: str | None = None
+) -> dict[str, Any]:
+    """A problem+json answer in the one dialect; `code` is the end of its `type`."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == PROBLEM
     body: dict[str, Any] = response.json()
     assert body["status"] == status
+    assert body["type"].startswith(TYPE_BASE)
+    kind = body["type"].removeprefix(TYPE_BASE)
+    assert body["title"] == kind.replace("-", " ").capitalize()
+    if code is not None:
+        assert kind == code
     assert body["instance"] == response.request.url.path
     assert body["request_id"] == response.headers["x-request-id"]
     assert words.lower() in body["detail"].lower()
@@ -82,7 +91,7 @@ def test_exif_orientation_is_applied(client: AppClient, cat_photo: Image.Image) 
 def test_body_over_the_limit_by_content_length(client: AppClient, settings: Settings) -> None:
     body = b"\xff\xd8" + bytes(settings.max_body_bytes)
     response = client.post("/v1/predict", content=body, headers={"Content-Type": "image/jpeg"})
-    expect_problem(response, 413, "limit")
+    expect_problem(response, 413, "limit", "body-too-large")
 
 
 def test_body_over_the_limit_while_streaming(client: AppClient, settings: Settings) -> None:
@@ -92,12 +101,12 @@ def test_body_over_the_limit_while_streaming(client: AppClient, settings: Settin
 
     response = client.post("/v1/predict", content=chunks(), headers={"Content-Type": "image/jpeg"})
     assert "content-length" not in response.request.headers
-    expect_problem(response, 413, "limit")
+    expect_problem(response, 413, "limit", "body-too-large")
 
 
 def test_multipart_over_the_limit(client: AppClient, settings: Settings) -> None:
     files = {"image": ("big.jpg", bytes(settings.max_body_bytes + 10), "image/jpeg")}
-    expect_problem(client.post("/v1/predict", files=files), 413)
+    expect_problem(client.post("/v1/predict", files=files), 413, code="body-too-large")
 
 
 def test_too_many_pixels(client: AppClient, settings: Settings) -> None:
@@ -105,7 +114,7 @@ def test_too_many_pixels(client: AppClient, settings: Settings) -> None:
     flat = encode(Image.new("RGB", (side, side), (40, 90, 160)), "PNG")
     assert len(flat) < settings.max_body_bytes  # small file, many pixels
     response = client.post("/v1/predict", content=flat, headers={"Content-Type": "image/png"})
-    expect_problem(response, 413, "pixels")
+    expect_problem(response, 413, "pixels", "image-too-large")
 
 
 def test_thin_image_that_would_grow_too_large(client: AppClient, settings: Settings) -> None:
@@ -127,7 +136,7 @@ def test_decompression_bomb_header(client: AppClient, cat_photo: Image.Image) ->
     response = client.post(
         "/v1/predict", content=bytes(data), headers={"Content-Type": "image/jpeg"}
     )
-    expect_problem(response, 413)
+    expect_problem(response, 413, code="image-too-large")
 
 
 @pytest.mark.parametrize(
@@ -142,14 +151,14 @@ def test_decompression_bomb_header(client: AppClient, cat_photo: Image.Image) ->
 def test_corrupt_images_are_422(client: AppClient, cat_photo: Image.Image, name: str, make) -> None:
     data = make(encode(cat_photo))
     response = client.post("/v1/predict", content=data, headers={"Content-Type": "image/jpeg"})
-    expect_problem(response, 422)
+    expect_problem(response, 422, code="corrupt-image")
 
 
 @pytest.mark.parametrize("fmt", ["GIF", "BMP", "TIFF"])
 def test_other_image_formats_are_415(client: AppClient, cat_photo: Image.Image, fmt: str) -> None:
     data = encode(cat_photo.resize((64, 48)), fmt)
     response = client.post("/v1/predict", content=data, headers={"Content-Type": "image/jpeg"})
-    expect_problem(response, 415, fmt)
+    expect_problem(response, 415, fmt, "unsupported-image")
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/json", "image/gif", ""])
@@ -159,21 +168,21 @@ def test_unsupported_content_types_are_415(
     response = client.post(
         "/v1/predict", content=encode(cat_photo), headers={"Content-Type": content_type}
     )
-    expect_problem(response, 415, "content-type")
+    expect_problem(response, 415, "content-type", "unsupported-media-type")
 
 
 def test_multipart_without_image_part(client: AppClient, cat_photo: Image.Image) -> None:
     wrong_field = {"photo": ("x.jpg", encode(cat_photo), "image/jpeg")}
-    expect_problem(client.post("/v1/predict", files=wrong_field), 422, "image")
+    expect_problem(client.post("/v1/predict", files=wrong_field), 422, "image", "bad-multipart")
     text_only = client.post("/v1/predict", files={"image": (None, "just text")})
-    expect_problem(text_only, 422, "image")
+    expect_problem(text_only, 422, "image", "bad-multipart")
 
 
 def test_malformed_multipart(client: AppClient) -> None:
     no_boundary = client.post(
         "/v1/predict", content=b"--x\r\n", headers={"Content-Type": "multipart/form-data"}
     )
-    expect_problem(no_boundary, 422, "boundary")
+    expect_problem(no_boundary, 422, "boundary", "bad-multipart")
     garbage = client.post(
         "/v1/predict",
         content=b"\x00\x01garbage",
@@ -185,9 +194,9 @@ def test_malformed_multipart(client: AppClient) -> None:
 def test_two_images_in_a_single_predict(client: AppClient, cat_photo: Image.Image) -> None:
     data = encode(cat_photo)
     files = [("image", ("a.jpg", data, "image/jpeg")), ("image", ("b.jpg", data, "image/jpeg"))]
-    expect_problem(client.post("/v1/predict", files=files), 413)
+    expect_problem(client.post("/v1/predict", files=files), 413, code="too-many-images")
 
 
 def test_unknown_route_and_method_are_problems(client: AppClient) -> None:
-    expect_problem(client.get("/v1/nothing-here"), 404)
-    expect_problem(client.get("/v1/predict"), 405)
+    expect_problem(client.get("/v1/nothing-here"), 404, code="not-found")
+    expect_problem(client.get("/v1/predict"), 405, code="method-not-allowed")

@@ -9,12 +9,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from prometheus_client import CollectorRegistry
 
-from classifier.batching import MicroBatcher, Overloaded
-from classifier.errors import InvalidInput
+from classifier.batching import MicroBatcher
+from classifier.errors import InvalidInput, Overloaded
+from classifier.metrics import InferenceMetrics
 from classifier.model import ModelRuntime, Prediction, discover
 from classifier.preprocess import preprocess
-from classifier.telemetry import Metrics
 
 pytestmark = pytest.mark.anyio
 LABELS = ("m", "1")
@@ -32,7 +33,7 @@ def tensors(samples: list[tuple[Path, str]]) -> list[np.ndarray]:
     return [preprocess(p.read_bytes(), max_pixels=10**8) for p, _ in samples]
 
 
-def sample_count(metrics: Metrics, name: str) -> float:
+def sample_count(metrics: InferenceMetrics, name: str) -> float:
     value = metrics.registry.get_sample_value(name, {"model": LABELS[0], "version": LABELS[1]})
     return value or 0.0
 
@@ -45,7 +46,9 @@ def make(predict: Callable[[np.ndarray], list[Prediction]], **overrides: float) 
         "workers": 1,
     }
     options.update(overrides)
-    return MicroBatcher(predict, metrics=Metrics(), labels=LABELS, **options)
+    return MicroBatcher(
+        predict, metrics=InferenceMetrics(CollectorRegistry()), labels=LABELS, **options
+    )
 
 
 async def test_concurrent_requests_share_batches_in_order(

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classifier.errors import InvalidInput, ModelError, ModelNotFound, ModelNotReady
+from classifier.errors import InvalidInput, ModelError, ModelNotFound
 from classifier.model import LABELS, ModelInfo, ModelRuntime, decide, discover
 from classifier.preprocess import preprocess
 
@@ -47,11 +47,27 @@ def test_from_dir_without_model_is_not_found(tmp_path: Path) -> None:
         ModelInfo.from_dir(tmp_path)
 
 
-def test_predict_before_load_is_not_ready(info: ModelInfo) -> None:
+def test_load_warms_up_once_and_only_then_is_ready(
+    info: ModelInfo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import onnxruntime as ort
+
+    runs: list[tuple[int, ...]] = []
+
+    class CountingSession(ort.InferenceSession):  # type: ignore[misc]
+        def run(self, output_names, input_feed, run_options=None):
+            runs.append(next(iter(input_feed.values())).shape)
+            return super().run(output_names, input_feed, run_options)
+
+    monkeypatch.setattr(ort, "InferenceSession", CountingSession)
     rt = ModelRuntime(info)
-    assert not rt.ready
-    with pytest.raises(ModelNotReady):
-        rt.predict(np.zeros((1, 3, 224, 224), dtype=np.float32))
+    assert (rt.ready, rt.outputs) == (False, {})
+    rt.load(warm_batch=4)
+    assert runs == [(4, 3, 224, 224)]  # one warm-up run, full size, every output at once
+    assert rt.ready
+    assert rt.outputs == {"probabilities": (3,), "logits": (1000,), "features": (1280,)}
+    rt.load()
+    assert len(runs) == 1  # loading again is a no-op
 
 
 def test_tampered_model_is_refused(info: ModelInfo, tmp_path: Path) -> None:

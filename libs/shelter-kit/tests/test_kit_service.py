@@ -264,3 +264,36 @@ async def test_readiness_checks_run_concurrently() -> None:
         return "still warming"
 
     assert await run_checks({"a": first, "b": second}) == {"a": "ok", "b": "still warming"}
+
+
+async def test_a_service_may_add_members_to_its_problems() -> None:
+    app = FastAPI()
+
+    def triton_error(path: str, body: dict[str, object]) -> dict[str, object]:
+        return {"error": body["detail"]} if path.startswith("/v2") else {}
+
+    install(
+        app,
+        status_map={ThingNotFound: 404},
+        registry=CollectorRegistry(),
+        extend_problem=triton_error,
+    )
+
+    @app.get("/v2/{name}")
+    async def v2(name: str) -> None:
+        raise ThingNotFound(f"no model {name}") if name == "x" else RuntimeError("bug")
+
+    @app.get("/v1/{name}")
+    async def v1(name: str) -> None:
+        raise ThingNotFound("no")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://s") as c:
+        headers = {"x-forwarded-uri": "/api/v2/x"}
+        body = assert_problem(await c.get("/v2/x", headers=headers), 404, "thing-not-found")
+        assert body["error"] == "no model x"
+        assert body["instance"] == "/api/v2/x"
+        unexpected = assert_problem(await c.get("/v2/y"), 500, "internal-error")
+        assert unexpected["error"] == unexpected["detail"]
+        assert_problem(await c.get("/v2"), 404, "not-found")
+        assert "error" not in assert_problem(await c.get("/v1/x"), 404, "thing-not-found")

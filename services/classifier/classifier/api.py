@@ -1,29 +1,22 @@
-"""HTTP routes of the v1 API and the operational endpoints: parse, call the domain, return."""
+"""HTTP routes of the v1 API: parse the request, call the deployment, render the answer.
+
+/healthz, /readyz and /metrics are shelter-kit's (`main.py` installs them).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from concurrent.futures import Executor
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi import APIRouter, Query, Request
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from classifier.config import Settings
-from classifier.errors import ClassifierError, ModelNotReady
-from classifier.intake import (
-    MULTIPART,
-    BadMultipart,
-    TooManyImages,
-    bounded,
-    media_type,
-    read_bounded,
-    require_image_type,
-)
-from classifier.registry import Deployment, ModelRegistry
+from classifier.deployment import Deployment
+from classifier.deps import PoolDep, RegistryDep, SettingsDep
+from classifier.errors import ERROR_STATUS, BadMultipart, ClassifierError, TooManyImages
+from classifier.intake import image_or_multipart, require_multipart
+from classifier.model import Prediction
 from classifier.schemas import (
     BATCH_REQUEST_BODY,
     IMAGE_REQUEST_BODY,
@@ -34,54 +27,19 @@ from classifier.schemas import (
     ModelList,
     ModelVersion,
     PredictResponse,
-    Problem,
 )
+from shelter_kit.bodies import bounded, read_bounded
+from shelter_kit.handlers import domain_problem
+from shelter_kit.problems import Problem, problem_responses
 
 router = APIRouter()
 
-
-async def get_registry(request: Request) -> ModelRegistry:
-    registry: ModelRegistry = request.app.state.registry
-    return registry
-
-
-async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 ModelQuery = Annotated[str | None, Query(description="Model name; the default model if absent.")]
 VersionQuery = Annotated[str | None, Query(description="Model version; the newest if absent.")]
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (404, 413, 415, 422, 503)
-}
+Upload = tuple[str | None, bytes]  # a batch file part: its filename and its bytes
 
 
-@router.get("/healthz", tags=["ops"])
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
-
-
-@router.get("/readyz", tags=["ops"], responses={503: ERRORS[503]})
-async def readyz(registry: RegistryDep) -> dict[str, str]:
-    if not registry.ready:
-        raise ModelNotReady(registry.not_ready_reason())
-    return {"status": "ready"}
-
-
-@router.get("/metrics", tags=["ops"])
-async def metrics(request: Request) -> Response:
-    return Response(
-        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
-    )
-
-
-def _describe(name: str, registry: ModelRegistry) -> ModelDescription:
-    versions = registry.versions(name)
+def _describe(name: str, versions: list[Deployment]) -> ModelDescription:
     return ModelDescription(
         name=name,
         default_version=versions[-1].info.version,
@@ -93,7 +51,7 @@ def _version(d: Deployment) -> ModelVersion:
     info = d.info
     return ModelVersion(
         version=info.version,
-        ready=d.warmed,
+        ready=d.ready,
         sha256=info.sha256,
         precision=info.precision,
         input_name=info.input_name,
@@ -109,17 +67,18 @@ def _version(d: Deployment) -> ModelVersion:
 async def list_models(registry: RegistryDep, settings: SettingsDep) -> ModelList:
     names = registry.names()
     default = settings.default_model or (names[0] if names else None)
-    return ModelList(default_model=default, models=[_describe(n, registry) for n in names])
+    models = [_describe(n, registry.versions(n)) for n in names]
+    return ModelList(default_model=default, models=models)
 
 
-@router.get("/v1/models/{name}", tags=["models"], responses={404: ERRORS[404]})
+@router.get("/v1/models/{name}", tags=["models"], responses=problem_responses(404))
 async def get_model(name: str, registry: RegistryDep) -> ModelDescription:
-    return _describe(name, registry)
+    return _describe(name, registry.versions(name))
 
 
 async def _parse_multipart(request: Request, *, limit: int, max_files: int) -> FormData:
     chunks = bounded(
-        request.stream(), content_length=request.headers.get("content-length"), limit=limit
+        request.stream(), limit=limit, content_length=request.headers.get("content-length")
     )
     parser = MultiPartParser(request.headers, chunks, max_files=max_files, max_fields=max_files)
     try:
@@ -130,14 +89,11 @@ async def _parse_multipart(request: Request, *, limit: int, max_files: int) -> F
         raise BadMultipart(f"multipart body does not parse: {exc.message}") from exc
 
 
-async def _read_image(request: Request, settings: Settings) -> bytes:
+async def _read_image(request: Request, *, limit: int) -> bytes:
     """The one image of a request: a raw image body, or the `image` part of a multipart body."""
-    limit = settings.max_body_bytes
-    if media_type(request.headers.get("content-type")) != MULTIPART:
-        require_image_type(request.headers.get("content-type"))
-        return await read_bounded(
-            request.stream(), limit=limit, content_length=request.headers.get("content-length")
-        )
+    if not image_or_multipart(request.headers.get("content-type")):
+        length = request.headers.get("content-length")
+        return await read_bounded(request.stream(), limit=limit, content_length=length)
     form = await _parse_multipart(request, limit=limit, max_files=1)
     try:
         part = form.get("image")
@@ -148,24 +104,37 @@ async def _read_image(request: Request, settings: Settings) -> bytes:
         await form.close()
 
 
+async def _read_images(request: Request, *, limit: int, max_files: int) -> list[Upload]:
+    """(filename, bytes) of every file part of a multipart batch body, in order."""
+    require_multipart(request.headers.get("content-type"))
+    form = await _parse_multipart(request, limit=limit, max_files=max_files)
+    try:
+        files = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
+        uploads = [(f.filename, await f.read()) for f in files]
+    finally:
+        await form.close()
+    if not uploads:
+        raise BadMultipart("multipart body has no file parts")
+    return uploads
+
+
 @router.post(
     "/v1/predict",
     tags=["predict"],
     openapi_extra=IMAGE_REQUEST_BODY,
-    responses={k: ERRORS[k] for k in (404, 413, 415, 422, 503)},
+    responses=problem_responses(404, 413, 415, 422, 503),
 )
 async def predict(
     request: Request,
     registry: RegistryDep,
     settings: SettingsDep,
+    pool: PoolDep,
     model: ModelQuery = None,
     version: VersionQuery = None,
 ) -> PredictResponse:
     """Classify one image: raw JPEG/PNG/WebP body, or multipart with a file field `image`."""
-    deployment = registry.get(model, version)
-    deployment.require_ready()
-    data = await _read_image(request, settings)
-    pool: Executor = request.app.state.pool
+    deployment = registry.serving(model, version)
+    data = await _read_image(request, limit=settings.max_body_bytes)
     result = await deployment.classify(data, pool=pool, max_pixels=settings.max_pixels)
     return PredictResponse(
         label=result.label,
@@ -180,57 +149,47 @@ async def predict(
     "/v1/predict/batch",
     tags=["predict"],
     openapi_extra=BATCH_REQUEST_BODY,
-    responses={k: ERRORS[k] for k in (404, 413, 422, 503)},
+    responses=problem_responses(404, 413, 415, 422, 503),
 )
 async def predict_batch(
     request: Request,
     registry: RegistryDep,
     settings: SettingsDep,
+    pool: PoolDep,
     model: ModelQuery = None,
     version: VersionQuery = None,
 ) -> BatchResponse:
     """Classify every file part of a multipart body, in order; one bad image fails only itself."""
-    deployment = registry.get(model, version)
-    deployment.require_ready()
-    form = await _parse_multipart(
+    deployment = registry.serving(model, version)
+    uploads = await _read_images(
         request, limit=settings.max_batch_body_bytes, max_files=settings.max_batch_items
     )
-    try:
-        files = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
-        datas = [await f.read() for f in files]
-    finally:
-        await form.close()
-    if not files:
-        raise BadMultipart("multipart body has no file parts")
-    pool: Executor = request.app.state.pool
-    outcomes = await asyncio.gather(
-        *(deployment.classify(d, pool=pool, max_pixels=settings.max_pixels) for d in datas),
-        return_exceptions=True,
+    outcomes = await deployment.classify_many(
+        [data for _, data in uploads], pool=pool, max_pixels=settings.max_pixels
     )
-    results: list[BatchItemOk | BatchItemError] = []
-    for index, (upload, outcome) in enumerate(zip(files, outcomes, strict=True)):
-        if isinstance(outcome, ClassifierError):
-            body = request.app.state.error_problem(outcome, request.url.path)
-            results.append(
-                BatchItemError(index=index, filename=upload.filename, error=Problem(**body))
-            )
-        elif isinstance(outcome, BaseException):
-            raise outcome
-        else:
-            results.append(
-                BatchItemOk(
-                    index=index,
-                    filename=upload.filename,
-                    label=outcome.label,
-                    probabilities=outcome.probabilities,
-                    prediction_id=str(uuid.uuid4()),
-                )
-            )
-    failed = sum(isinstance(r, BatchItemError) for r in results)
+    results = [
+        _item(index, filename, outcome)
+        for index, ((filename, _), outcome) in enumerate(zip(uploads, outcomes, strict=True))
+    ]
     return BatchResponse(
         model=deployment.info.name,
         version=deployment.info.version,
         count=len(results),
-        failed=failed,
+        failed=sum(isinstance(r, BatchItemError) for r in results),
         results=results,
+    )
+
+
+def _item(
+    index: int, filename: str | None, outcome: Prediction | ClassifierError
+) -> BatchItemOk | BatchItemError:
+    if isinstance(outcome, ClassifierError):
+        error = Problem(**domain_problem(outcome, ERROR_STATUS))
+        return BatchItemError(index=index, filename=filename, error=error)
+    return BatchItemOk(
+        index=index,
+        filename=filename,
+        label=outcome.label,
+        probabilities=outcome.probabilities,
+        prediction_id=str(uuid.uuid4()),
     )

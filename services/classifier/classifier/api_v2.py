@@ -1,20 +1,20 @@
 """Open Inference Protocol v2 (KServe / Triton HTTP) routes beside the v1 API.
 
 Live answers while models load; ready once every model is loaded and warmed. Every model route
-has a versioned form `/v2/models/{name}/versions/{version}/...`.
+has a versioned form `/v2/models/{name}/versions/{version}/...`. Errors are the one problem+json
+dialect plus the `error` member Triton's clients read (`main.TritonErrorMember` adds it).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from classifier.deployment import Deployment
+from classifier.deps import RegistryDep, SettingsDep
 from classifier.errors import ModelNotReady
-from classifier.intake import read_bounded
-from classifier.registry import Deployment, ModelRegistry
+from classifier.registry import ModelRegistry
 from classifier.schemas import ModelMetadata, ServerMetadata, TensorMetadata
 from classifier.tensors import (
     DATATYPE,
@@ -23,17 +23,10 @@ from classifier.tensors import (
     parse_request,
     select_outputs,
 )
+from shelter_kit.bodies import read_bounded
 
 router = APIRouter(prefix="/v2", tags=["v2 (Open Inference Protocol)"])
 HEADER_LENGTH = "inference-header-content-length"
-
-
-async def get_registry(request: Request) -> ModelRegistry:
-    registry: ModelRegistry = request.app.state.registry
-    return registry
-
-
-RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
 
 
 @router.get("")
@@ -50,14 +43,14 @@ async def live() -> dict[str, bool]:
 
 @router.get("/health/ready")
 async def ready(registry: RegistryDep) -> dict[str, bool]:
-    if not registry.ready:
-        raise ModelNotReady(registry.not_ready_reason())
+    reason = registry.not_ready_reason()
+    if reason is not None:
+        raise ModelNotReady(reason)
     return {"ready": True}
 
 
 def _metadata(registry: ModelRegistry, name: str, version: str | None) -> ModelMetadata:
-    deployment = registry.get(name, version)
-    deployment.require_ready()
+    deployment = registry.serving(name, version)
     info = deployment.info
     shape = [-1 if d is None else d for d in info.input_shape]
     return ModelMetadata(
@@ -66,8 +59,8 @@ def _metadata(registry: ModelRegistry, name: str, version: str | None) -> ModelM
         platform="onnxruntime_onnx",
         inputs=[TensorMetadata(name=info.input_name, datatype=DATATYPE, shape=shape)],
         outputs=[
-            TensorMetadata(name=o.name, datatype=o.datatype, shape=list(o.shape))
-            for o in deployment.outputs
+            TensorMetadata(name=output, datatype=DATATYPE, shape=[-1, *shape])
+            for output, shape in deployment.runtime.outputs.items()
         ],
     )
 
@@ -83,8 +76,7 @@ async def version_metadata(name: str, version: str, registry: RegistryDep) -> Mo
 
 
 def _ready(registry: ModelRegistry, name: str, version: str | None) -> dict[str, object]:
-    deployment = registry.get(name, version)
-    deployment.require_ready()
+    deployment = registry.serving(name, version)
     return {"name": name, "version": deployment.info.version, "ready": True}
 
 
@@ -98,13 +90,9 @@ async def version_ready(name: str, version: str, registry: RegistryDep) -> dict[
     return _ready(registry, name, version)
 
 
-async def _infer(request: Request, deployment: Deployment) -> Response:
-    deployment.require_ready()
-    body = await read_bounded(
-        request.stream(),
-        limit=request.app.state.settings.max_batch_body_bytes,
-        content_length=request.headers.get("content-length"),
-    )
+async def _infer(request: Request, deployment: Deployment, *, limit: int) -> Response:
+    length = request.headers.get("content-length")
+    body = await read_bounded(request.stream(), limit=limit, content_length=length)
     try:
         parsed, tail = parse_request(body, request.headers.get(HEADER_LENGTH))
     except ValidationError as exc:
@@ -124,14 +112,18 @@ async def _infer(request: Request, deployment: Deployment) -> Response:
 
 
 @router.post("/models/{name}/infer")
-async def infer(name: str, request: Request, registry: RegistryDep) -> Response:
+async def infer(
+    name: str, request: Request, registry: RegistryDep, settings: SettingsDep
+) -> Response:
     """Run the raw graph on FP32 tensors (JSON `data`, or Triton's binary tensor extension)."""
-    return await _infer(request, registry.get(name, None))
+    deployment = registry.serving(name, None)
+    return await _infer(request, deployment, limit=settings.max_batch_body_bytes)
 
 
 @router.post("/models/{name}/versions/{version}/infer")
 async def infer_version(
-    name: str, version: str, request: Request, registry: RegistryDep
+    name: str, version: str, request: Request, registry: RegistryDep, settings: SettingsDep
 ) -> Response:
     """The same, for one named version."""
-    return await _infer(request, registry.get(name, version))
+    deployment = registry.serving(name, version)
+    return await _infer(request, deployment, limit=settings.max_batch_body_bytes)

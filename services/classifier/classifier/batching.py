@@ -18,16 +18,12 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from classifier.errors import ClassifierError
-from classifier.telemetry import Metrics
+from classifier.errors import Overloaded
+from classifier.metrics import InferenceMetrics
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-class Overloaded(ClassifierError):
-    """More images wait for the model than the queue holds; retry shortly."""
 
 
 @dataclass
@@ -48,7 +44,7 @@ class MicroBatcher:
         max_wait_ms: float,
         max_queue: int,
         workers: int,
-        metrics: Metrics,
+        metrics: InferenceMetrics,
         labels: tuple[str, str],
     ) -> None:
         self._predict = predict

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from classifier.errors import InvalidInput, ModelError, ModelNotFound, ModelNotReady
+from classifier.errors import InvalidInput, ModelError, ModelNotFound
 
 log = logging.getLogger(__name__)
 LABELS = ("cat", "dog", "other")
@@ -82,7 +82,12 @@ def decide(probabilities: np.ndarray, other_threshold: float) -> list[Prediction
 
 
 class ModelRuntime:
-    """One ONNX Runtime session for one model version. ``predict`` and ``infer`` are thread-safe."""
+    """One ONNX Runtime session for one model version. ``predict`` and ``infer`` are thread-safe.
+
+    ``ready`` is the one readiness flag: the session is published only once its warm-up has run.
+    ``predict`` and ``infer`` are for a ready runtime (the registry serves no other), so they do
+    not check again.
+    """
 
     def __init__(
         self,
@@ -94,6 +99,8 @@ class ModelRuntime:
     ) -> None:
         self.info = info
         self.other_threshold = info.other_threshold if other_threshold is None else other_threshold
+        self.outputs: dict[str, tuple[int, ...]] = {}
+        """Every graph output's shape after the batch axis, as the warm-up run produced it."""
         self._threads = (intra_op_threads, inter_op_threads)
         self._session: Any = None
         self._lock = threading.Lock()
@@ -105,10 +112,12 @@ class ModelRuntime:
 
     @property
     def ready(self) -> bool:
+        """Loaded and warmed."""
         return self._session is not None
 
-    def load(self) -> None:
-        """Checks the sha256, opens the session (ORT_ENABLE_ALL), runs one warm-up inference."""
+    def load(self, *, warm_batch: int = 1) -> None:
+        """Checks the sha256, opens the session (ORT_ENABLE_ALL) and warms it up ONCE: one run
+        of ``warm_batch`` zero images through every output, which also records ``outputs``."""
         with self._lock:
             if self._session is not None:
                 return
@@ -121,39 +130,33 @@ class ModelRuntime:
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             options.intra_op_num_threads, options.inter_op_num_threads = self._threads
             session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-            warm = np.zeros((1, *self.image_shape), dtype=np.float32)
-            session.run([PROBABILITIES], {self.info.input_name: warm})
+            names = [o.name for o in session.get_outputs()]
+            warm = np.zeros((warm_batch, *self.image_shape), dtype=np.float32)
+            arrays = session.run(names, {self.info.input_name: warm})
+            self.outputs = {n: tuple(a.shape[1:]) for n, a in zip(names, arrays, strict=True)}
             self._session = session
         log.info("model %s/%s loaded and warmed up", self.info.name, self.info.version)
 
-    def _require_session(self) -> Any:
-        session = self._session
-        if session is None:
-            raise ModelNotReady(f"model {self.info.name}/{self.info.version} is not loaded yet")
-        return session
-
     def predict(self, batch: np.ndarray) -> list[Prediction]:
         """Labels and probabilities for a preprocessed float32 batch [N, 3, 224, 224]."""
-        session = self._require_session()
         if batch.ndim != 4 or batch.shape[1:] != self.image_shape:
             expected = ", ".join(map(str, self.image_shape))
             raise InvalidInput(f"expected a [N, {expected}] batch, got {list(batch.shape)}")
         if batch.shape[0] == 0:
             return []
-        (probabilities,) = session.run(
+        (probabilities,) = self._session.run(
             [PROBABILITIES], {self.info.input_name: batch.astype(np.float32, copy=False)}
         )
         return decide(probabilities, self.other_threshold)
 
     def infer(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Runs the raw graph; returns every output (probabilities, logits, features) by name."""
-        session = self._require_session()
-        expected = {i.name for i in session.get_inputs()}
+        expected = {i.name for i in self._session.get_inputs()}
         if set(inputs) != expected:
             raise InvalidInput(f"inputs must be exactly {sorted(expected)}, got {sorted(inputs)}")
-        names = [o.name for o in session.get_outputs()]
+        names = list(self.outputs)
         try:
-            outputs = session.run(
+            outputs = self._session.run(
                 names, {k: v.astype(np.float32, copy=False) for k, v in inputs.items()}
             )
         except Exception as exc:  # onnxruntime reports bad shapes as its own exception types

@@ -1,10 +1,16 @@
-"""Wire models this service produces (v1 JSON API and the Open Inference Protocol v2)."""
+"""Wire models this service produces (v1 JSON API and the Open Inference Protocol v2).
+
+Error bodies are shelter-kit's `Problem` (the one dialect every service answers); a batch item
+that failed carries one.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from shelter_kit.problems import Problem
 
 Probabilities = dict[str, float]
 
@@ -41,19 +47,6 @@ BATCH_REQUEST_BODY = {
         },
     }
 }
-
-
-class Problem(BaseModel):
-    """RFC 9457 problem details, as every error response carries them."""
-
-    model_config = ConfigDict(extra="allow")
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
-    instance: str
-    request_id: str
 
 
 class PredictResponse(BaseModel):

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
+from typing import Any
 
 REQUEST_ID_HEADER = "x-request-id"
 TRACEPARENT_HEADER = "traceparent"
@@ -19,6 +21,14 @@ FORWARDED_URI_HEADER = "x-forwarded-uri"
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 traceparent_var: ContextVar[str | None] = ContextVar("traceparent", default=None)
 public_path_var: ContextVar[str | None] = ContextVar("public_path", default=None)
+# the service's own path of the request (not the public one), for `ProblemExtension`s
+service_path_var: ContextVar[str] = ContextVar("service_path", default="")
+
+# A service's hook adding members to its problems: (its own request path, the body) -> members.
+ProblemExtension = Callable[[str, dict[str, Any]], Mapping[str, Any]]
+problem_extension_var: ContextVar[ProblemExtension | None] = ContextVar(
+    "problem_extension", default=None
+)
 
 _SANE_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 # version 00: 2 hex version, 32 hex trace id (not all zero), 16 hex parent id (not all zero), flags

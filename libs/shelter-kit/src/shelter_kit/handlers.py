@@ -40,8 +40,9 @@ def status_for(exc: BaseException, status_map: StatusMap) -> int:
 
 
 def domain_problem(exc: BaseException, status_map: StatusMap) -> dict[str, Any]:
-    """The problem body of a domain error (also usable per item in a batch answer)."""
-    status = status_for(exc, status_map)
+    """The problem body of a domain error (also usable per item in a batch answer); the kit's
+    own errors keep their statuses unless the map says otherwise."""
+    status = status_for(exc, {**KIT_STATUS, **status_map})
     return problem(status, code_for_name(type(exc).__name__), str(exc) or type(exc).__name__)
 
 

@@ -66,8 +66,11 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root.handlers[:] = [*kept, handler]
     root.setLevel(level.upper())
     for name in ("uvicorn", "uvicorn.error"):  # uvicorn's startup lines as JSON too
-        logging.getLogger(name).handlers = []
-        logging.getLogger(name).propagate = True
+        # (uvicorn's own dictConfig, run when a server starts, sets handlers and levels here)
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers, uvicorn_logger.propagate = [], True
+        uvicorn_logger.disabled = False
+        uvicorn_logger.setLevel(logging.NOTSET)
     access = logging.getLogger("uvicorn.access")  # the middleware logs each request itself
     access.handlers, access.propagate, access.disabled = [], False, True
     for name in QUIET_LOGGERS:

@@ -47,11 +47,17 @@ class RequestContextMiddleware:
     edge, where a client's X-Forwarded-Uri would let it choose the `instance` of our problems."""
 
     def __init__(
-        self, app: ASGIApp, *, metrics: HttpMetrics, trust_forwarded_uri: bool = True
+        self,
+        app: ASGIApp,
+        *,
+        metrics: HttpMetrics,
+        trust_forwarded_uri: bool = True,
+        extend_problem: context.ProblemExtension | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.trust_forwarded_uri = trust_forwarded_uri
+        self.extend_problem = extend_problem
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,6 +78,8 @@ class RequestContextMiddleware:
             context.public_path_var.set(
                 context.accept_public_path(forwarded_uri) or scope.get("path")
             ),
+            context.service_path_var.set(scope.get("path", "")),
+            context.problem_extension_var.set(self.extend_problem),
         )
         method = scope["method"]
         state = scope.setdefault("state", {})
@@ -123,6 +131,8 @@ class RequestContextMiddleware:
             context.request_id_var.reset(tokens[0])
             context.traceparent_var.reset(tokens[1])
             context.public_path_var.reset(tokens[2])
+            context.service_path_var.reset(tokens[3])
+            context.problem_extension_var.reset(tokens[4])
 
 
 def _header(headers: dict[bytes, bytes], name: str) -> str | None:

@@ -19,7 +19,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from shelter_kit.context import public_path_var, request_id_var
+from shelter_kit.context import (
+    problem_extension_var,
+    public_path_var,
+    request_id_var,
+    service_path_var,
+)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://shelter-watch.example/problems/"
@@ -49,8 +54,9 @@ def title_for(code: str) -> str:
 def problem(
     status: int, code: str, detail: str, *, instance: str | None = None, **extensions: Any
 ) -> dict[str, Any]:
-    """A problem body. `instance` defaults to the public path of the current request."""
-    return {
+    """A problem body. `instance` defaults to the public path of the current request; the
+    service's `extend_problem` hook (see `service.install`) may add members."""
+    body: dict[str, Any] = {
         "type": TYPE_BASE + code,
         "title": title_for(code),
         "status": status,
@@ -59,6 +65,10 @@ def problem(
         "request_id": request_id_var.get(),
         **extensions,
     }
+    extend = problem_extension_var.get()
+    if extend is not None:
+        body.update(extend(service_path_var.get(), body))
+    return body
 
 
 class Problem(BaseModel):

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from shelter_kit.context import ProblemExtension
 from shelter_kit.deps import PartNotReady
 from shelter_kit.handlers import StatusMap, add_handlers
 from shelter_kit.metrics import HttpMetrics
@@ -33,10 +34,18 @@ def install(
     refresh: Refresh | None = None,
     ops_routes: bool = True,
     edge: bool = False,
+    extend_problem: ProblemExtension | None = None,
 ) -> HttpMetrics:
-    """`edge=True` for the public door (the gateway): a client's X-Forwarded-Uri is not trusted."""
+    """`edge=True` for the public door (the gateway): a client's X-Forwarded-Uri is not trusted.
+    `extend_problem(path, body)` returns members to add to every problem the app answers (the
+    classifier's /v2 problems also carry `error`, which Triton's clients read)."""
     http_metrics = HttpMetrics(registry)
-    app.add_middleware(RequestContextMiddleware, metrics=http_metrics, trust_forwarded_uri=not edge)
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=http_metrics,
+        trust_forwarded_uri=not edge,
+        extend_problem=extend_problem,
+    )
     add_handlers(app, {PartNotReady: 503, **status_map})
     if ops_routes:
         app.include_router(
