@@ -11,7 +11,7 @@ SHARED_DATA ?= ../shared/data
 CLASSIFIER := services/classifier
 SOURCES := libs stack services tests tools bench
 
-.PHONY: help venv model train eval run test test-fast lint format typecheck bench up down logs test-compose clean
+.PHONY: help venv model train eval run test test-fast lint format typecheck bench up down logs clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -54,10 +54,10 @@ run: model ## the whole stack as local processes, with Redis and simulated camer
 	$(BIN)/python -m stack
 
 test: model lint typecheck ## lint, type-check and run every test (real Redis, real model, real HTTP)
-	$(BIN)/python -m pytest -m "not compose"
+	$(BIN)/python -m pytest
 
 test-fast: model ## the tests without the slow (process-spawning, full-data) ones
-	$(BIN)/python -m pytest -m "not slow and not compose"
+	$(BIN)/python -m pytest -m "not slow"
 
 lint: venv ## ruff
 	$(BIN)/ruff check $(SOURCES)
@@ -81,11 +81,6 @@ down: ## stop the containers
 
 logs: ## follow the containers' logs
 	docker compose logs -f
-
-test-compose: ## run the compose stack and its tests (needs a Docker engine)
-	docker compose up --build -d --wait; rc=$$?; \
-	if [ $$rc -eq 0 ]; then $(BIN)/python -m pytest -m compose tests/compose; rc=$$?; fi; \
-	docker compose down; exit $$rc
 
 clean: ## remove build outputs and local run state (keeps .venv)
 	rm -rf build var .pytest_cache .mypy_cache .ruff_cache

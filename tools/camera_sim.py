@@ -170,27 +170,42 @@ def serve(sim: Simulator, host: str, port: int) -> ThreadingHTTPServer:
     return server
 
 
+# Every setting from the environment, with its default (tools/env_example.py lists them).
+ENV_DEFAULTS = {
+    "SIM_PHOTOS": ("data/sample", "folder of cat/ dog/ none/ photos to serve"),
+    "SIM_HOST": ("127.0.0.1", "address to listen on"),
+    "SIM_PORT": ("8009", "port to listen on"),
+    "SIM_CAMERAS": ("kennel-1=cat,kennel-2=dog,room-1=none", "camera=what it sees, comma list"),
+    "SIM_PUBLIC_URL": ("", "base of the snapshot URLs (default http://HOST:PORT)"),
+    "SIM_HANG_S": ("30", "how long a camera told to hang keeps the request open"),
+    "SIM_SENSOR_NOISE": ("", "1: make every JPEG's bytes unique, as a real camera's would be"),
+}
+
+
+def env(name: str) -> str | None:
+    return os.environ.get(name, ENV_DEFAULTS[name][0]) or None
+
+
 def main(argv: list[str] | None = None) -> None:
-    env = os.environ.get
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--photos", type=Path, default=Path(env("SIM_PHOTOS", "data/sample")))
-    parser.add_argument("--host", default=env("SIM_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(env("SIM_PORT", "8009")))
+    parser.add_argument("--photos", type=Path, default=Path(env("SIM_PHOTOS") or "."))
+    parser.add_argument("--host", default=env("SIM_HOST"))
+    parser.add_argument("--port", type=int, default=int(env("SIM_PORT") or 8009))
     parser.add_argument(
         "--cameras",
         type=parse_cameras,
-        default=parse_cameras(env("SIM_CAMERAS", "kennel-1=cat,kennel-2=dog,room-1=none")),
+        default=parse_cameras(env("SIM_CAMERAS") or ""),
     )
     parser.add_argument(
         "--public-url",
         default=env("SIM_PUBLIC_URL"),
         help="base of the snapshot URLs (default http://HOST:PORT)",
     )
-    parser.add_argument("--hang-s", type=float, default=float(env("SIM_HANG_S", "30")))
+    parser.add_argument("--hang-s", type=float, default=float(env("SIM_HANG_S") or 30))
     parser.add_argument(
         "--sensor-noise",
         action="store_true",
-        default=env("SIM_SENSOR_NOISE", "") == "1",
+        default=env("SIM_SENSOR_NOISE") == "1",
         help="make every JPEG's bytes unique (a comment segment), as a real camera's would be",
     )
     args = parser.parse_args(argv)

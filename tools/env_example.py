@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -91,8 +92,22 @@ LOG_LEVEL=INFO
 """
 
 
+def simulator_section() -> str:
+    """The camera simulator's SIM_* variables (tools/camera_sim.py: a script, no settings class)."""
+    spec = importlib.util.spec_from_file_location("camera_sim", ROOT / "tools" / "camera_sim.py")
+    assert spec is not None
+    assert spec.loader is not None
+    camera_sim = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(camera_sim)
+    lines = ["\n# --- camera simulator, tools/camera_sim.py (SIM_*) ---"]
+    for name, (default, meaning) in camera_sim.ENV_DEFAULTS.items():
+        lines.append(f"# {name}={default}   {meaning}")
+    return "\n".join(lines) + "\n"
+
+
 def render() -> str:
-    return HEADER + "".join(section(folder, package) for folder, package in SERVICES) + COMPOSE
+    sections = "".join(section(folder, package) for folder, package in SERVICES)
+    return HEADER + sections + simulator_section() + COMPOSE
 
 
 def main() -> int:
