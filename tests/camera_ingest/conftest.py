@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import struct
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+import zlib
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,11 +33,14 @@ from tests.servers import free_port, wait_until
 class Downstream:
     """Classifier and aggregator contracts on one real HTTP server. `classifier_status` and
     `aggregator_status` set what they answer (200/201 = behave; anything else = that error);
-    the classifier answers 500 for any image in `poison` (a frame it cannot process)."""
+    the classifier answers 500 for any image in `poison` (a frame it cannot process).
+    `during_predict` / `during_observe` run (in the server's thread) while a call is handled."""
 
     classifier_status: int = 200
     poison: set[bytes] = field(default_factory=set)
     aggregator_status: int = 201
+    during_predict: Callable[[], None] | None = None
+    during_observe: Callable[[], None] | None = None
     predictions: list[dict[str, Any]] = field(default_factory=list)
     observations: dict[str, dict[str, Any]] = field(default_factory=dict)
     observation_posts: list[dict[str, Any]] = field(default_factory=list)
@@ -43,6 +48,8 @@ class Downstream:
 
     async def predict(self, request: Request) -> JSONResponse:
         body = await request.body()
+        if self.during_predict:
+            self.during_predict()
         poisoned = body in self.poison
         self.predictions.append(
             {"size": len(body), "headers": dict(request.headers), "poison": poisoned}
@@ -63,6 +70,8 @@ class Downstream:
 
     async def observe(self, request: Request) -> JSONResponse:
         body = await request.json()
+        if self.during_observe:
+            self.during_observe()
         self.observation_posts.append({"body": body, "headers": dict(request.headers)})
         if self.aggregator_status not in (200, 201):
             return JSONResponse({"detail": "told to fail"}, status_code=self.aggregator_status)
@@ -159,6 +168,18 @@ def jpeg(seed: int = 0, size: tuple[int, int] = (32, 24)) -> bytes:
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=90)
     return buf.getvalue()
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A valid PNG of a few dozen bytes whose header claims `width` x `height` pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"")
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 async def add_camera(client: httpx.AsyncClient, camera_id: str, **fields: Any) -> dict[str, Any]:

@@ -10,11 +10,13 @@ import redis
 
 from camera_ingest.config import Settings
 from camera_ingest.main import create_app
+from camera_ingest.outbox import GROUP, STREAM
 from tests.camera_ingest.conftest import (
     Downstream,
     add_camera,
     app_client,
     eventually,
+    fast_settings,
     frame_status,
     jpeg,
 )
@@ -188,6 +190,77 @@ async def test_metrics_show_outbox_and_deliveries(
     assert "ingest_outbox_depth 0.0" in text
     assert 'ingest_breaker_state{service="classifier"} 0.0' in text
     assert 'ingest_frames_accepted_total{source="push"} 1.0' in text
+    route = 'method="PUT",route="/v1/cameras/{camera_id}/frame"'  # the kit's, same registry
+    assert f'http_requests_total{{{route},status="202"}} 1.0' in text
+
+
+def pending_ids(r: redis.Redis) -> list[Any]:
+    return [p["message_id"] for p in r.xpending_range(STREAM, GROUP, "-", "+", 10)]
+
+
+@pytest.fixture
+def slow_reclaim(redis_url: str, downstream: Downstream) -> Settings:
+    """Entries count as abandoned after 30 s idle, and our own reclaimer looks only at start,
+    so only the test's rival consumer (or the worker itself) touches the pending entry."""
+    return fast_settings(
+        redis_url, downstream.url, reclaim_min_idle_s=30.0, reclaim_interval_s=300.0
+    )
+
+
+async def test_the_claim_is_refreshed_before_each_downstream_call(
+    slow_reclaim: Settings, downstream: Downstream, redis_url: str
+) -> None:
+    """A classifier call that takes longer than the reclaim idle time must not let a rival take
+    the frame over before the aggregator call (it would deliver it a second time): the worker
+    refreshes its claim before each call. Fails when that heartbeat is removed."""
+    rival_got: list[bytes] = []
+    with redis.Redis.from_url(redis_url) as r:
+
+        def classifier_takes_a_minute() -> None:  # as if this call had lasted 60 s
+            for entry in r.xpending_range(STREAM, GROUP, "-", "+", 10):
+                owner, message_id = entry["consumer"], entry["message_id"]
+                r.xclaim(STREAM, GROUP, owner, 0, [message_id], idle=60_000, justid=True)
+
+        def rival_reclaims() -> None:  # a live consumer's XAUTOCLAIM, during the aggregator call
+            rival_got.extend(r.xautoclaim(STREAM, GROUP, "rival", 30_000, "0-0", justid=True))
+
+        downstream.during_predict = classifier_takes_a_minute
+        downstream.during_observe = rival_reclaims
+        async with app_client(create_app(slow_reclaim)) as client:
+            await add_camera(client, "hb")
+            frame_id = await push(client, "hb", 1)
+            await wait_status(client, frame_id, "delivered")
+        assert rival_got == []  # the entry was ours again, freshly claimed, when we called
+        assert pending_ids(r) == []
+    assert len(downstream.observation_posts) == 1
+
+
+async def test_a_worker_stops_when_another_consumer_took_its_entry_over(
+    slow_reclaim: Settings, downstream: Downstream, redis_url: str
+) -> None:
+    """A rival took the entry over while we called the classifier: we must not call the
+    aggregator nor ack the rival's entry. Fails when the EntryLost check is removed."""
+    with redis.Redis.from_url(redis_url) as r:
+
+        def rival_takes_over() -> None:
+            for message_id in pending_ids(r):
+                r.xclaim(STREAM, GROUP, "rival", 0, [message_id], justid=True)
+
+        downstream.during_predict = rival_takes_over
+        async with app_client(create_app(slow_reclaim)) as client:
+            await add_camera(client, "lost")
+            frame_id = await push(client, "lost", 2)
+            taken_over = 'ingest_deliveries_total{outcome="taken_over"} 1.0'
+
+            async def settled() -> bool:
+                text = (await client.get("/metrics")).text
+                return taken_over in text or bool(downstream.observation_posts)
+
+            await eventually(settled, what="the worker gives the entry up")
+            assert downstream.observation_posts == []
+            assert taken_over in (await client.get("/metrics")).text
+            assert await frame_status(client, frame_id) == "classified"  # the rival's to finish
+        assert r.xpending(STREAM, GROUP)["consumers"] == [{"name": b"rival", "pending": 1}]
 
 
 async def _async(value: Any) -> Any:

@@ -1,18 +1,20 @@
-"""Routes only: parse, call one domain function, return."""
+"""Routes only: parse, call one domain function, return. /healthz, /readyz and /metrics are the
+kit's (`shelter_kit.ops`, installed by main.py); errors are answered by the kit's handlers."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from camera_ingest.breaker import CircuitBreaker
 from camera_ingest.cameras import Cameras
-from camera_ingest.errors import FrameTooLarge
 from camera_ingest.intake import Intake
 from camera_ingest.outbox import Outbox
 from camera_ingest.schemas import (
+    ID_MAX_LENGTH,
+    ID_PATTERN,
     Camera,
     CameraIn,
     CameraList,
@@ -25,80 +27,73 @@ from camera_ingest.schemas import (
     OutboxView,
     Redriven,
 )
-from camera_ingest.telemetry import request_id_var
+from shelter_kit.context import current_request_id
+from shelter_kit.deps import from_state
+from shelter_kit.problems import problem_responses
 
 router = APIRouter()
 
-
-def _cameras(request: Request) -> Cameras:
-    return request.app.state.cameras  # type: ignore[no-any-return]
-
-
-def _outbox(request: Request) -> Outbox:
-    return request.app.state.outbox  # type: ignore[no-any-return]
-
-
-def _intake(request: Request) -> Intake:
-    return request.app.state.intake  # type: ignore[no-any-return]
-
-
-CamerasDep = Annotated[Cameras, Depends(_cameras)]
-OutboxDep = Annotated[Outbox, Depends(_outbox)]
-IntakeDep = Annotated[Intake, Depends(_intake)]
+CamerasDep = Annotated[Cameras, Depends(from_state("cameras"))]
+OutboxDep = Annotated[Outbox, Depends(from_state("outbox"))]
+IntakeDep = Annotated[Intake, Depends(from_state("intake"))]
+BreakersDep = Annotated[dict[str, CircuitBreaker], Depends(from_state("breakers"))]
+# The same rule as a camera id in a body: checked before anything reaches Redis.
+CameraId = Annotated[str, Path(max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 IdempotencyKey = Annotated[str | None, Header(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
+IMAGE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            t: {"schema": {"type": "string", "format": "binary"}}
+            for t in ("image/jpeg", "image/png", "image/webp")
+        },
+    }
+}
 
 
-@router.get("/healthz", tags=["ops"])
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
-
-
-@router.get("/readyz", tags=["ops"])
-async def readyz(outbox: OutboxDep) -> dict[str, str]:
-    await outbox.ping()
-    return {"status": "ready"}
-
-
-@router.get("/metrics", tags=["ops"])
-async def metrics(request: Request) -> Response:
-    await request.app.state.refresh_metrics()
-    body = generate_latest(request.app.state.metrics.registry)
-    return Response(body, media_type=CONTENT_TYPE_LATEST)
-
-
-@router.get("/v1/cameras", tags=["cameras"])
+@router.get("/v1/cameras", tags=["cameras"], responses=problem_responses(503))
 async def list_cameras(cameras: CamerasDep) -> CameraList:
     return CameraList(cameras=await cameras.all())
 
 
-@router.post("/v1/cameras", status_code=status.HTTP_201_CREATED, tags=["cameras"])
+@router.post(
+    "/v1/cameras",
+    status_code=status.HTTP_201_CREATED,
+    tags=["cameras"],
+    responses=problem_responses(409, 422, 503),
+)
 async def create_camera(body: CameraIn, cameras: CamerasDep, response: Response) -> Camera:
     camera = await cameras.create(body)
     response.headers["Location"] = f"/v1/cameras/{camera.id}"
     return camera
 
 
-@router.get("/v1/cameras/{camera_id}", tags=["cameras"])
-async def get_camera(camera_id: str, cameras: CamerasDep) -> Camera:
+@router.get("/v1/cameras/{camera_id}", tags=["cameras"], responses=problem_responses(404, 422))
+async def get_camera(camera_id: CameraId, cameras: CamerasDep) -> Camera:
     return await cameras.get(camera_id)
 
 
-@router.put("/v1/cameras/{camera_id}", tags=["cameras"])
+@router.put("/v1/cameras/{camera_id}", tags=["cameras"], responses=problem_responses(422, 503))
 async def replace_camera(
-    camera_id: str, body: CameraSpec, cameras: CamerasDep, response: Response
+    camera_id: CameraId, body: CameraSpec, cameras: CamerasDep, response: Response
 ) -> Camera:
     camera, created = await cameras.replace(camera_id, body)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return camera
 
 
-@router.patch("/v1/cameras/{camera_id}", tags=["cameras"])
-async def patch_camera(camera_id: str, body: CameraPatch, cameras: CamerasDep) -> Camera:
+@router.patch("/v1/cameras/{camera_id}", tags=["cameras"], responses=problem_responses(404, 422))
+async def patch_camera(camera_id: CameraId, body: CameraPatch, cameras: CamerasDep) -> Camera:
     return await cameras.patch(camera_id, body)
 
 
-@router.delete("/v1/cameras/{camera_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["cameras"])
-async def delete_camera(camera_id: str, cameras: CamerasDep) -> None:
+@router.delete(
+    "/v1/cameras/{camera_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["cameras"],
+    responses=problem_responses(404, 422),
+)
+async def delete_camera(camera_id: CameraId, cameras: CamerasDep) -> None:
     await cameras.delete(camera_id)
 
 
@@ -106,36 +101,22 @@ async def delete_camera(camera_id: str, cameras: CamerasDep) -> None:
     "/v1/cameras/{camera_id}/frame",
     status_code=status.HTTP_202_ACCEPTED,
     tags=["frames"],
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                t: {"schema": {"type": "string", "format": "binary"}}
-                for t in ("image/jpeg", "image/png", "image/webp")
-            },
-        }
-    },
+    openapi_extra=IMAGE_BODY,
+    responses=problem_responses(404, 409, 413, 415, 422, 503),
 )
 async def push_frame(
-    camera_id: str, request: Request, intake: IntakeDep, idempotency_key: IdempotencyKey = None
+    camera_id: CameraId,
+    request: Request,
+    intake: IntakeDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    async def read_body(limit: int) -> bytes:
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise FrameTooLarge(f"frame is {declared} bytes, the limit is {limit}")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise FrameTooLarge(f"frame is over the limit of {limit} bytes")
-        return bytes(body)
-
     accepted = await intake.push(
         camera_id,
-        read_body,
+        request.stream(),
         content_type=request.headers.get("content-type"),
+        content_length=request.headers.get("content-length"),
         idempotency_key=idempotency_key,
-        request_id=request_id_var.get(),
+        request_id=current_request_id(),
     )
     body = FrameAccepted(
         frame_id=accepted.frame_id, camera_id=camera_id, duplicate=accepted.duplicate
@@ -157,7 +138,7 @@ async def list_frames(
     return FrameList(frames=[FrameView.from_record(r) for r in records])
 
 
-@router.get("/v1/frames/{frame_id}", tags=["frames"])
+@router.get("/v1/frames/{frame_id}", tags=["frames"], responses=problem_responses(404))
 async def get_frame(frame_id: str, outbox: OutboxDep) -> FrameView:
     return FrameView.from_record(await outbox.load(frame_id))
 
@@ -169,21 +150,25 @@ async def redrive_all(
     return Redriven(redriven=await outbox.redrive_all(limit))
 
 
-@router.post("/v1/frames/{frame_id}/redrive", status_code=status.HTTP_202_ACCEPTED, tags=["frames"])
+@router.post(
+    "/v1/frames/{frame_id}/redrive",
+    status_code=status.HTTP_202_ACCEPTED,
+    tags=["frames"],
+    responses=problem_responses(404, 409),
+)
 async def redrive(frame_id: str, outbox: OutboxDep) -> Redriven:
     await outbox.redrive(frame_id)
     return Redriven(redriven=[frame_id])
 
 
 @router.get("/v1/outbox", tags=["outbox"])
-async def outbox_state(request: Request, outbox: OutboxDep) -> OutboxView:
+async def outbox_state(outbox: OutboxDep, breakers: BreakersDep) -> OutboxView:
     stats = await outbox.stats()
-    breakers = {name: b.state for name, b in request.app.state.breakers.items()}
     return OutboxView(
         depth=stats.depth,
         max_depth=outbox.max_depth,
         oldest_age_s=stats.oldest_age_s,
         pending=stats.pending,
         dead=stats.dead,
-        breakers=breakers,
+        breakers={name: b.state for name, b in breakers.items()},
     )

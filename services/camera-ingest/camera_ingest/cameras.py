@@ -47,34 +47,31 @@ class Cameras:
 
     @translated
     async def replace(self, camera_id: str, spec: CameraSpec) -> tuple[Camera, bool]:
+        camera = _valid(camera_id, spec.model_dump())  # before anything is written
         created = bool(await self.redis.sadd(INDEX, camera_id))
-        await self._save(CameraIn(id=camera_id, **spec.model_dump()))
+        await self._save(camera)
         return await self.get(camera_id), created
 
     @translated
     async def patch(self, camera_id: str, patch: CameraPatch) -> Camera:
         current = await self.config(camera_id)
         merged = {**current.model_dump(), **patch.model_dump(exclude_unset=True)}
-        try:
-            camera = CameraIn.model_validate(merged)
-        except ValidationError as exc:
-            reasons = "; ".join(e["msg"] for e in exc.errors())
-            raise InvalidCamera(f"camera {camera_id!r} would be invalid: {reasons}") from exc
-        await self._save(camera)
+        await self._save(_valid(camera_id, merged))
         return await self.get(camera_id)
 
     @translated
     async def delete(self, camera_id: str) -> None:
+        """404 exactly when GET says 404 (no config); a stray index entry is cleaned up too."""
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.srem(INDEX, camera_id)
+            pipe.delete(_key(camera_id))
             pipe.delete(
-                _key(camera_id),
                 _status_key(camera_id),
                 f"{_key(camera_id)}:last_sha",
                 f"{_key(camera_id)}:poll_lock",
             )
-            removed, _ = await pipe.execute()
-        if not removed:
+            _, had_config, _ = await pipe.execute()
+        if not had_config:
             raise CameraNotFound(f"no camera {camera_id!r}")
 
     @translated
@@ -170,6 +167,14 @@ class Cameras:
 
     async def _save(self, camera: CameraIn) -> None:
         await self.redis.hset(_key(camera.id), "config", camera.model_dump_json())
+
+
+def _valid(camera_id: str, fields: dict[str, Any]) -> CameraIn:
+    try:
+        return CameraIn.model_validate({**fields, "id": camera_id})
+    except ValidationError as exc:
+        reasons = "; ".join(e["msg"] for e in exc.errors())
+        raise InvalidCamera(f"camera {camera_id!r} would be invalid: {reasons}") from exc
 
 
 def _iso(ms: int) -> str:

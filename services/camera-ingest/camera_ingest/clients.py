@@ -1,5 +1,6 @@
 """httpx calls to the classifier and the aggregator, their failures sorted into transient
-(retry) and permanent (dead-letter). Models only the fields ingest reads."""
+(retry) and permanent (dead-letter). Models only the fields ingest reads. Every call carries
+the frame's request id and trace context (`shelter_kit.context.outbound_headers`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from camera_ingest.errors import (
     TransientDownstreamError,
 )
 from camera_ingest.schemas import Classification, Observation
+from shelter_kit.context import outbound_headers
 
 CLASSIFIER_PERMANENT = {400, 413, 415, 422}
 AGGREGATOR_PERMANENT = {400, 422}
@@ -65,7 +67,7 @@ class ClassifierClient:
         self.url = base_url.rstrip("/") + "/v1/predict"
 
     async def predict(self, data: bytes, *, content_type: str, request_id: str) -> Classification:
-        headers = {"Content-Type": content_type, "X-Request-ID": request_id}
+        headers = {"Content-Type": content_type, **outbound_headers(request_id)}
         response = await _post(self.client, "classifier", self.url, content=data, headers=headers)
         _check("classifier", response, CLASSIFIER_PERMANENT)
         try:
@@ -87,7 +89,7 @@ class AggregatorClient:
             "aggregator",
             self.url,
             content=observation.model_dump_json(),
-            headers={"Content-Type": "application/json", "X-Request-ID": request_id},
+            headers={"Content-Type": "application/json", **outbound_headers(request_id)},
         )
         if response.status_code == 409:
             return "conflict"

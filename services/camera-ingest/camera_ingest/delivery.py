@@ -26,9 +26,10 @@ from camera_ingest.errors import (
     ServerErrorAnswer,
     TransientDownstreamError,
 )
-from camera_ingest.outbox import Entry, Outbox
+from camera_ingest.metrics import Metrics
+from camera_ingest.outbox import Entry, Outbox, OutboxRecord
 from camera_ingest.schemas import Classification, Observation
-from camera_ingest.telemetry import Metrics, request_id_var
+from shelter_kit.context import request_id_var, traceparent_var
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -117,20 +118,18 @@ class Deliverer:
 
     async def _attempt(self, entry: Entry, frame_id: str) -> None:
         record = await self.outbox.load(frame_id)
-        if record["status"] in ("delivered", "dead"):  # finished, but the ack was lost
-            await self.outbox.finish(
-                entry, status=record["status"], reason=record.get("last_error", "")
-            )
+        if record.finished:  # finished, but the ack was lost
+            await self.outbox.finish(entry, status=record.status, reason=record.last_error or "")
             return
-        request_id = record.get("request_id") or frame_id
-        token = request_id_var.set(request_id)
+        request_id = record.request_id or frame_id
+        tokens = request_id_var.set(request_id), traceparent_var.set(record.traceparent)
         try:
-            result = await self._classification(entry, record, request_id)
+            result = record.classification or await self._classify(entry, record, request_id)
             observation = Observation(
                 frame_id=frame_id,
-                camera_id=record["camera_id"],
-                space_id=record["space_id"],
-                captured_at=record["captured_at"],
+                camera_id=record.camera_id,
+                space_id=record.space_id,
+                captured_at=record.captured_at,
                 label=result.label,
                 probabilities=result.probabilities,
                 model=result.model,
@@ -154,25 +153,25 @@ class Deliverer:
                 extra={"frame_id": frame_id, "label": result.label, "aggregator": outcome},
             )
         finally:
-            request_id_var.reset(token)
+            request_id_var.reset(tokens[0])
+            traceparent_var.reset(tokens[1])
 
-    async def _classification(
-        self, entry: Entry, record: dict[str, str], request_id: str
+    async def _classify(
+        self, entry: Entry, record: OutboxRecord, request_id: str
     ) -> Classification:
-        if record.get("classification"):  # classified before a crash or an aggregator failure
-            return Classification.model_validate_json(record["classification"])
-        frame_id = record["frame_id"]
-        data = await self.outbox.frame_data(frame_id)
+        """Classify once: the result is stored on the frame, so a retry after an aggregator
+        failure (or a crash) reuses it."""
+        data = await self.outbox.frame_data(record.frame_id)
         if data is None:
-            raise FrameExpired(frame_id)
+            raise FrameExpired(record.frame_id)
         result = await self._call(
             entry,
             "classifier",
             lambda: self.classifier.predict(
-                data, content_type=record["content_type"], request_id=request_id
+                data, content_type=record.content_type, request_id=request_id
             ),
         )
-        await self.outbox.set_classified(frame_id, result.model_dump())
+        await self.outbox.set_classified(record.frame_id, result)
         return result
 
     async def _call(self, entry: Entry, service: str, fn: Callable[[], Awaitable[T]]) -> T:

@@ -1,23 +1,28 @@
-"""Domain errors of camera-ingest. They carry no HTTP; `main.ERROR_STATUS` maps them to statuses.
+"""Domain errors of camera-ingest. They carry no HTTP; `main.ERROR_STATUS` maps them once.
+
+Answered by the API (each one problem+json; the `type` names the leaf class):
 
 IngestError
-+-- NotFound
++-- NotFound                                                                  404
 |   +-- CameraNotFound              unknown camera id
 |   +-- FrameNotFound               unknown (or expired) frame id
-+-- Conflict
++-- Conflict                                                                  409
 |   +-- CameraExists                create of an id that is taken
 |   +-- CameraDisabled              frame for a disabled camera
 |   +-- NotRedrivable               redrive of a frame that is not dead
-+-- EntryLost                       a worker's entry was taken over; never reaches the API
++-- InvalidCamera                   a patch that would make the camera invalid  422
 +-- InvalidFrame
-|   +-- FrameTooLarge               over INGEST_MAX_FRAME_BYTES
-|   +-- UnsupportedMediaType        not image/jpeg|png|webp
-|   +-- UndecodableImage            bytes are not the image they claim to be
-+-- Unavailable
-    +-- OutboxFull                  backpressure: depth over INGEST_OUTBOX_MAX_DEPTH
-    +-- StoreUnavailable            Redis does not answer
+|   +-- FrameTooLarge               over INGEST_MAX_FRAME_BYTES (also the kit's BodyTooLarge) 413
+|   +-- ImageTooLarge               more pixels than frames.MAX_PIXELS (decompression bomb)  413
+|   +-- UnsupportedMediaType        not image/jpeg|png|webp                     415
+|   +-- UndecodableImage            bytes are not the image they claim to be    422
++-- OutboxFull                      backpressure: depth over INGEST_OUTBOX_MAX_DEPTH  503
+StoreUnavailable                    the kit's: Redis does not answer            503
 
-DownstreamError                     raised by clients.py, handled inside delivery.py
+Handled inside the delivery workers, never reaching the API:
+
+EntryLost                           a worker's entry was taken over by another consumer
+DownstreamError                     raised by clients.py
 +-- TransientDownstreamError        5xx, timeout, connection refused: retry with backoff
 |   +-- CircuitOpen                 the breaker refuses the call without trying it
 |   +-- ServerErrorAnswer           answered 500 (not 502/503/504): maybe this frame is poison;
@@ -28,9 +33,13 @@ DownstreamError                     raised by clients.py, handled inside deliver
 
 from __future__ import annotations
 
+from shelter_kit.errors import BodyTooLarge, StoreUnavailable
+
+__all__ = ["StoreUnavailable"]  # the kit's, raised by its `translated`; re-exported for the tree
+
 
 class IngestError(Exception):
-    """Base of every error the API turns into problem+json."""
+    """Base of every error the API answers on purpose."""
 
 
 class NotFound(IngestError):
@@ -61,10 +70,6 @@ class NotRedrivable(Conflict):
     pass
 
 
-class EntryLost(IngestError):
-    """Our pending entry was reclaimed by another consumer (or finished): stop handling it."""
-
-
 class InvalidCamera(IngestError):
     pass
 
@@ -73,7 +78,11 @@ class InvalidFrame(IngestError):
     pass
 
 
-class FrameTooLarge(InvalidFrame):
+class FrameTooLarge(InvalidFrame, BodyTooLarge):
+    """A body over the byte limit; a kit `BodyTooLarge` too, with its `limit`."""
+
+
+class ImageTooLarge(InvalidFrame):
     pass
 
 
@@ -85,18 +94,14 @@ class UndecodableImage(InvalidFrame):
     pass
 
 
-class Unavailable(IngestError):
-    def __init__(self, detail: str, *, retry_after_s: int = 1) -> None:
+class OutboxFull(IngestError):
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
         super().__init__(detail)
-        self.retry_after_s = retry_after_s
+        self.retry_after_s = retry_after_s  # the kit's handler sends it as Retry-After
 
 
-class OutboxFull(Unavailable):
-    pass
-
-
-class StoreUnavailable(Unavailable):
-    pass
+class EntryLost(Exception):
+    """Our pending entry was reclaimed by another consumer (or finished): stop handling it."""
 
 
 class DownstreamError(Exception):

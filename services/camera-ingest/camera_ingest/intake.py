@@ -1,18 +1,17 @@
-"""Taking a frame in, from a push or a poll: validate, persist in the outbox, count it."""
+"""Taking a frame in, from a push or a poll: check it once, persist it in the outbox, count it."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from camera_ingest.cameras import Cameras
 from camera_ingest.errors import CameraDisabled, InvalidFrame
-from camera_ingest.frames import Frame, check_declared_type, new_frame_id, validate
-from camera_ingest.outbox import Accepted, Outbox
+from camera_ingest.frames import Frame, new_frame_id, read_frame
+from camera_ingest.metrics import Metrics
+from camera_ingest.outbox import Accepted, Origin, Outbox
 from camera_ingest.schemas import CameraIn
-from camera_ingest.telemetry import Metrics
-
-BodyReader = Callable[[int], Awaitable[bytes]]
+from shelter_kit.context import traceparent_var
 
 
 def utc_now() -> str:
@@ -31,21 +30,24 @@ class Intake:
     async def push(
         self,
         camera_id: str,
-        read_body: BodyReader,
+        body: AsyncIterator[bytes],
         *,
         content_type: str | None,
+        content_length: str | None,
         idempotency_key: str | None,
         request_id: str,
     ) -> Accepted:
-        """`read_body(limit)` reads the request body, raising FrameTooLarge past the limit;
-        it is called only once the camera and the declared type are known to be good."""
+        """A pushed frame. The body is read only once the camera is known to take frames."""
         camera = await self.cameras.config(camera_id)
         if not camera.enabled:
             raise CameraDisabled(f"camera {camera_id!r} is disabled")
         try:
-            check_declared_type(content_type)
-            body = await read_body(self.max_frame_bytes)
-            frame = validate(body, content_type, max_bytes=self.max_frame_bytes)
+            frame = await read_frame(
+                body,
+                content_type=content_type,
+                content_length=content_length,
+                max_bytes=self.max_frame_bytes,
+            )
         except InvalidFrame as exc:
             await self.reject(camera_id, exc)
             raise
@@ -63,19 +65,16 @@ class Intake:
         idempotency_key: str | None = None,
         dedupe: bool = True,
     ) -> Accepted:
-        fields = {
-            "camera_id": camera.id,
-            "space_id": camera.space_id,
-            "source": source,
-            "captured_at": utc_now(),
-            "request_id": request_id,
-        }
+        origin = Origin(
+            camera_id=camera.id,
+            space_id=camera.space_id,
+            source=source,
+            captured_at=utc_now(),
+            request_id=request_id,
+            traceparent=traceparent_var.get(),  # the worker passes it on with the frame
+        )
         accepted = await self.outbox.enqueue(
-            frame,
-            frame_id=new_frame_id(),
-            fields=fields,
-            idempotency_key=idempotency_key,
-            dedupe=dedupe,
+            frame, origin, frame_id=new_frame_id(), idempotency_key=idempotency_key, dedupe=dedupe
         )
         if accepted.duplicate:
             self.metrics.frames_duplicate.inc()

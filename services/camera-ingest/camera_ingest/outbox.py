@@ -8,20 +8,21 @@ Layout (all under `ingest:`):
     ingest:idem:{cam}:sha:{h}  content hash -> frame id, for the dedupe window
     ingest:dead                zset of dead frame ids by time; ingest:frames: recent frame ids
 
+Callers pass an `Origin` in and get an `OutboxRecord` out; no other module reads a hash field.
 An entry leaves the stream (XACK + XDEL, atomically with the status change) only when its frame is
 delivered or dead, so XLEN is the outbox depth and a crash leaves the entry pending for XAUTOCLAIM.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from camera_ingest import outbox_scripts as lua
 from camera_ingest.errors import FrameNotFound, NotRedrivable, OutboxFull
 from camera_ingest.frames import Frame
+from camera_ingest.schemas import Classification, FrameStatus
 from camera_ingest.store import Redis, ResponseError, translated
 
 STREAM = "ingest:outbox"
@@ -36,6 +37,41 @@ def frame_key(frame_id: str) -> str:
 
 def data_key(frame_id: str) -> str:
     return f"ingest:frame:{frame_id}:data"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a frame came from, as intake knows it when the frame is stored."""
+
+    camera_id: str
+    space_id: str
+    source: str  # "push" | "poll"
+    captured_at: str
+    request_id: str
+    traceparent: str | None = None
+
+
+@dataclass(frozen=True)
+class OutboxRecord:
+    """A frame's record (`ingest:frame:{id}`), typed."""
+
+    frame_id: str
+    camera_id: str
+    space_id: str
+    status: FrameStatus
+    source: str
+    captured_at: str
+    content_type: str
+    request_id: str | None
+    traceparent: str | None
+    attempts: int
+    last_error: str | None
+    classification: Classification | None
+
+    @property
+    def finished(self) -> bool:
+        """Delivered or dead: nothing is left to do but to ack its stream entry."""
+        return self.status in ("delivered", "dead")
 
 
 @dataclass(frozen=True)
@@ -66,6 +102,27 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _record(raw: dict[Any, Any]) -> OutboxRecord:
+    f = {_text(k): _text(v) for k, v in raw.items()}
+    classification = f.get("classification")
+    return OutboxRecord(
+        frame_id=f["frame_id"],
+        camera_id=f["camera_id"],
+        space_id=f["space_id"],
+        status=cast(FrameStatus, f["status"]),  # written only by ENQUEUE and our scripts
+        source=f.get("source", "push"),
+        captured_at=f["captured_at"],
+        content_type=f["content_type"],
+        request_id=f.get("request_id") or None,
+        traceparent=f.get("traceparent") or None,
+        attempts=int(f.get("attempts", 0)),
+        last_error=f.get("last_error") or None,
+        classification=Classification.model_validate_json(classification)
+        if classification
+        else None,
+    )
+
+
 class Outbox:
     def __init__(
         self,
@@ -92,10 +149,6 @@ class Outbox:
         self._heartbeat = redis.register_script(lua.HEARTBEAT)
 
     @translated
-    async def ping(self) -> None:
-        await self.redis.ping()
-
-    @translated
     async def ensure_group(self) -> None:
         try:
             await self.redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
@@ -107,18 +160,23 @@ class Outbox:
     async def enqueue(
         self,
         frame: Frame,
+        origin: Origin,
         *,
         frame_id: str,
-        fields: dict[str, str],
-        idempotency_key: str | None,
+        idempotency_key: str | None = None,
         dedupe: bool = True,
     ) -> Accepted:
         """Persist the frame and its stream entry in one atomic script, or find its duplicate."""
-        cam = fields["camera_id"]
+        cam = origin.camera_id
         idem = f"ingest:idem:{cam}:key:{idempotency_key}" if idempotency_key else ""
         sha = f"ingest:idem:{cam}:sha:{frame.sha256}" if dedupe and self.dedupe_window_s else ""
         record = {
-            **fields,
+            "camera_id": origin.camera_id,
+            "space_id": origin.space_id,
+            "source": origin.source,
+            "captured_at": origin.captured_at,
+            "request_id": origin.request_id,
+            "traceparent": origin.traceparent or "",
             "frame_id": frame_id,
             "status": "queued",
             "attempts": "0",
@@ -149,11 +207,11 @@ class Outbox:
         return Accepted(frame_id=_text(found), duplicate=_text(kind) == "dup")
 
     @translated
-    async def load(self, frame_id: str) -> dict[str, str]:
+    async def load(self, frame_id: str) -> OutboxRecord:
         raw = await self.redis.hgetall(frame_key(frame_id))
         if not raw:
             raise FrameNotFound(f"no frame {frame_id!r} (unknown or expired)")
-        return {_text(k): _text(v) for k, v in raw.items()}
+        return _record(raw)
 
     @translated
     async def frame_data(self, frame_id: str) -> bytes | None:
@@ -161,8 +219,9 @@ class Outbox:
         return data if isinstance(data, bytes) else None
 
     @translated
-    async def set_classified(self, frame_id: str, classification: dict[str, Any]) -> None:
-        await self._classified(keys=[frame_key(frame_id)], args=[json.dumps(classification)])
+    async def set_classified(self, frame_id: str, classification: Classification) -> None:
+        args = [classification.model_dump_json()]
+        await self._classified(keys=[frame_key(frame_id)], args=args)
 
     @translated
     async def record_attempt(self, frame_id: str, error: str | None) -> int:
@@ -188,16 +247,16 @@ class Outbox:
         if int(result) == 0:
             raise NotRedrivable(f"frame {frame_id!r} is not dead")
 
-    async def records(self, status: str | None, limit: int) -> list[dict[str, str]]:
+    async def records(self, status: FrameStatus | None, limit: int) -> list[OutboxRecord]:
         """Recent frame records, newest first; the dead ones come from the dead-letter set."""
         ids = await (self.dead_ids(limit) if status == "dead" else self.recent_ids(10_000))
-        found: list[dict[str, str]] = []
+        found: list[OutboxRecord] = []
         for frame_id in ids:
             try:
                 record = await self.load(frame_id)
             except FrameNotFound:
                 continue
-            if status is None or record.get("status") == status:
+            if status is None or record.status == status:
                 found.append(record)
             if len(found) >= limit:
                 break

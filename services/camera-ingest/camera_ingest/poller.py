@@ -14,11 +14,12 @@ from dataclasses import dataclass
 import httpx
 
 from camera_ingest.cameras import Cameras
-from camera_ingest.errors import FrameTooLarge, InvalidFrame, OutboxFull, StoreUnavailable
-from camera_ingest.frames import validate
+from camera_ingest.errors import InvalidFrame, OutboxFull, StoreUnavailable
+from camera_ingest.frames import Frame, read_frame
 from camera_ingest.intake import Intake
+from camera_ingest.metrics import Metrics
 from camera_ingest.schemas import CameraIn
-from camera_ingest.telemetry import Metrics, request_id_var
+from shelter_kit.context import request_id_var
 
 log = logging.getLogger(__name__)
 
@@ -111,9 +112,7 @@ class Poller:
             log.exception("poll of %s failed unexpectedly", camera.id)
 
     async def _fetch_and_store(self, camera: CameraIn) -> None:
-        frame = validate(
-            await self._fetch(str(camera.snapshot_url)), None, max_bytes=self.policy.max_frame_bytes
-        )
+        frame = await self._snapshot(str(camera.snapshot_url))
         skip = self.policy.skip_identical
         if skip and await self.cameras.last_sha(camera.id) == frame.sha256:
             self.metrics.frames_skipped.inc()
@@ -127,18 +126,20 @@ class Poller:
             await self.cameras.set_last_sha(camera.id, frame.sha256)
         self.metrics.polls.labels("ok").inc()
 
-    async def _fetch(self, url: str) -> bytes:
+    async def _snapshot(self, url: str) -> Frame:
+        """Fetch and check one snapshot. The camera's Content-Type is not trusted (cameras
+        mislabel): the magic bytes decide, as for an upload declared generic."""
         try:
             async with asyncio.timeout(self.policy.timeout_s):
                 async with self.client.stream("GET", url, timeout=self.policy.timeout_s) as resp:
                     if resp.status_code != 200:
                         raise SnapshotError(f"snapshot answered HTTP {resp.status_code}")
-                    body, limit = bytearray(), self.policy.max_frame_bytes
-                    async for chunk in resp.aiter_bytes():
-                        body += chunk
-                        if len(body) > limit:
-                            raise FrameTooLarge(f"snapshot over {limit} bytes")
-                    return bytes(body)
+                    return await read_frame(
+                        resp.aiter_bytes(),
+                        content_type=None,
+                        content_length=resp.headers.get("content-length"),
+                        max_bytes=self.policy.max_frame_bytes,
+                    )
         except TimeoutError as exc:
             raise SnapshotError(f"snapshot timed out after {self.policy.timeout_s}s") from exc
         except httpx.HTTPError as exc:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 
-Token = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+if TYPE_CHECKING:
+    from camera_ingest.outbox import OutboxRecord
+
+# A camera or space id: 1-64 of [A-Za-z0-9._-], not only dots (`.` and `..` would be path
+# segments in /v1/cameras/{id}). The routes check path ids with the same rule.
+ID_PATTERN = r"^[A-Za-z0-9._-]*[A-Za-z0-9_-][A-Za-z0-9._-]*$"
+ID_MAX_LENGTH = 64
+Token = Annotated[str, Field(max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 FrameStatus = Literal["queued", "classified", "delivered", "dead"]
 
 
@@ -92,19 +99,9 @@ class FrameView(BaseModel):
     classification: Classification | None = None
 
     @classmethod
-    def from_record(cls, record: dict[str, str]) -> FrameView:
-        raw = record.get("classification")
-        return cls(
-            frame_id=record["frame_id"],
-            camera_id=record["camera_id"],
-            space_id=record["space_id"],
-            status=record["status"],
-            source=record.get("source", "push"),
-            captured_at=record["captured_at"],
-            attempts=int(record.get("attempts", 0)),
-            last_error=record.get("last_error") or None,
-            classification=Classification.model_validate_json(raw) if raw else None,
-        )
+    def from_record(cls, record: OutboxRecord) -> FrameView:
+        """The public view of the outbox's typed record (the same names, fewer fields)."""
+        return cls.model_validate(record, from_attributes=True)
 
 
 class FrameList(BaseModel):

@@ -1,47 +1,22 @@
-"""The one module that imports redis: the client, and Redis errors turned into StoreUnavailable."""
+"""The one module that imports redis. The client, its reconnect-once rule and the translation
+of Redis failures into `StoreUnavailable` are the kit's (`shelter_kit.store`); what is ingest's
+is its timeouts and the names the outbox needs (`ResponseError` for BUSYGROUP / NOGROUP)."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Awaitable, Callable
-from typing import ParamSpec, TypeVar
-
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from camera_ingest.errors import StoreUnavailable
+from shelter_kit.store import connect as kit_connect
+from shelter_kit.store import ping, translated
 
-__all__ = ["Redis", "ResponseError", "connect", "translated"]
+__all__ = ["Redis", "ResponseError", "connect", "ping", "translated"]
 
-P = ParamSpec("P")
-T = TypeVar("T")
+# Longer than the workers' XREADGROUP block (INGEST_READ_BLOCK_MS, 1 s by default), which holds
+# the socket silent for its whole block.
+TIMEOUT_S = 5.0
+CONNECT_TIMEOUT_S = 2.0
 
 
 def connect(url: str) -> Redis:
-    """After a Redis restart every pooled connection is stale and fails once: those are retried
-    on a fresh connection instead of surfacing as a 503 (timeouts are not: it may have run)."""
-    return Redis.from_url(
-        url,
-        socket_connect_timeout=2,
-        socket_timeout=5,
-        health_check_interval=30,
-        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
-        retry_on_error=[RedisConnectionError],
-    )
-
-
-def translated(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-    """Redis connection and timeout errors become StoreUnavailable (503 at the API)."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return await fn(*args, **kwargs)
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise StoreUnavailable(f"redis unavailable: {exc}") from exc
-
-    return wrapper
+    return kit_connect(url, timeout_s=TIMEOUT_S, connect_timeout_s=CONNECT_TIMEOUT_S)

@@ -1,11 +1,13 @@
 """Bootstrap: builds every part from the settings, starts the background tasks and stops them.
-No FastAPI here; main.py's lifespan calls `build`, `Parts.start` and `Parts.stop`."""
+No FastAPI here; main.py's lifespan calls `build`, `Parts.start` and `Parts.stop`, and the
+kit's ops routes call `Parts.checks` and `Parts.refresh_metrics`."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,11 +20,12 @@ from camera_ingest.config import Settings
 from camera_ingest.delivery import Deliverer, RetryPolicy
 from camera_ingest.errors import StoreUnavailable
 from camera_ingest.intake import Intake
+from camera_ingest.metrics import Metrics
 from camera_ingest.outbox import Outbox
 from camera_ingest.poller import Poller, PollPolicy
-from camera_ingest.store import Redis, connect
-from camera_ingest.telemetry import Metrics
+from camera_ingest.store import Redis, connect, ping
 from camera_ingest.workers import WorkerPool
+from shelter_kit.ops import Check
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +45,29 @@ class Parts:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def state(self) -> dict[str, Any]:
+        """What the routes reach (through `Annotated` dependencies on app.state)."""
         return {
-            "settings": self.settings,
-            "metrics": self.metrics,
+            "parts": self,
             "outbox": self.outbox,
             "cameras": self.cameras,
             "intake": self.intake,
             "breakers": self.breakers,
         }
+
+    def checks(self) -> Mapping[str, Check]:
+        """Readiness: Redis answers."""
+        return {"redis": lambda: ping(self.redis)}
+
+    async def refresh_metrics(self) -> None:
+        """Gauges read at scrape time: the outbox from Redis, the breakers from memory."""
+        for name, breaker in self.breakers.items():
+            self.metrics.breaker_state.labels(name).set(STATE_VALUE[breaker.state])
+        with contextlib.suppress(StoreUnavailable):
+            stats = await self.outbox.stats()
+            self.metrics.outbox_depth.set(stats.depth)
+            self.metrics.outbox_oldest_age.set(stats.oldest_age_s or 0)
+            self.metrics.outbox_pending.set(stats.pending)
+            self.metrics.outbox_dead.set(stats.dead)
 
     async def start(self) -> list[asyncio.Task[None]]:
         try:
@@ -74,10 +92,11 @@ class Parts:
         await self.redis.aclose()
 
 
-def build(s: Settings) -> Parts:
+def build(s: Settings, metrics: Metrics) -> Parts:
+    """Every part from the settings; `metrics` is made with the app (the kit's HTTP metrics
+    share its registry)."""
     redis = connect(s.redis_url)
     http = make_client(connect_timeout_s=s.connect_timeout_s, request_timeout_s=s.request_timeout_s)
-    metrics = Metrics()
     stopping = asyncio.Event()
     outbox = Outbox(
         redis,
@@ -147,15 +166,3 @@ def build(s: Settings) -> Parts:
         poller=poller,
         stopping=stopping,
     )
-
-
-async def refresh_metrics(parts: Parts) -> None:
-    """Gauges read at scrape time: the outbox from Redis, the breakers from memory."""
-    for name, breaker in parts.breakers.items():
-        parts.metrics.breaker_state.labels(name).set(STATE_VALUE[breaker.state])
-    with contextlib.suppress(StoreUnavailable):
-        stats = await parts.outbox.stats()
-        parts.metrics.outbox_depth.set(stats.depth)
-        parts.metrics.outbox_oldest_age.set(stats.oldest_age_s or 0)
-        parts.metrics.outbox_pending.set(stats.pending)
-        parts.metrics.outbox_dead.set(stats.dead)
