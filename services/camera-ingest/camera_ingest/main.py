@@ -42,7 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         parts = build(settings, metrics)
-        app.state.__dict__.update(parts.state())
+        for name, part in parts.state().items():  # through State, not its __dict__
+            setattr(app.state, name, part)
         tasks = await parts.start()
         try:
             yield
