@@ -96,6 +96,8 @@ def test_bad_last_event_id_is_422(aggregator, bad):
     response = httpx.get(f"{aggregator.url}/v1/events", headers={"Last-Event-ID": bad}, timeout=5)
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "https://shelter-watch.example/problems/bad-event-id"
+    assert response.json()["request_id"] == response.headers["x-request-id"]
 
 
 def test_shutdown_does_not_hang_on_open_streams(aggregator):

@@ -28,6 +28,7 @@ async def test_frame_id_reused_with_another_body_is_409(client):
     clash = await client.post("/v1/observations", json=observation("f1", probs=DOG))
     assert clash.status_code == 409
     assert clash.headers["content-type"] == "application/problem+json"
+    assert clash.json()["type"] == "https://shelter-watch.example/problems/frame-conflict"
 
 
 async def test_concurrent_duplicates_are_recorded_once(client):
@@ -157,6 +158,7 @@ async def test_not_json_and_unknown_space(client):
     assert response.status_code == 422
     missing = await client.get("/v1/spaces/nowhere")
     assert missing.status_code == 404
+    assert missing.json()["type"] == "https://shelter-watch.example/problems/space-not-found"
     assert missing.json()["title"] == "Space not found"
     assert (await client.get("/v1/spaces/nowhere/history")).status_code == 404
 
@@ -170,6 +172,8 @@ async def test_health_metrics_and_request_id(client):
     assert response.headers["x-request-id"] == "req-42"
     metrics = (await client.get("/metrics")).text
     assert 'aggregator_observations_total{outcome="fused"} 1.0' in metrics
+    route = 'method="POST",route="/v1/observations",status="201"'
+    assert f"http_requests_total{{{route}}} 1.0" in metrics  # the kit's, on the same registry
 
 
 async def test_readyz_is_503_when_redis_is_down(client_for):

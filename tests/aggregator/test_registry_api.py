@@ -35,6 +35,7 @@ async def test_crud(client):
     gone = await client.get(f"/v1/animals/{rex['id']}")
     assert gone.status_code == 404
     assert gone.headers["content-type"] == "application/problem+json"
+    assert gone.json()["type"] == "https://shelter-watch.example/problems/animal-not-found"
     assert (await client.delete(f"/v1/animals/{rex['id']}")).status_code == 404
 
 
@@ -54,6 +55,7 @@ async def test_invalid_transitions_are_409(client, path, target):
     refused = await client.patch(f"/v1/animals/{rex['id']}", json={"status": target})
     assert refused.status_code == 409
     assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["title"] == "Invalid transition"
     assert target in refused.json()["detail"]
     expected = path[-1] if path else "intake"
     assert (await client.get(f"/v1/animals/{rex['id']}")).json()["status"] == expected

@@ -1,28 +1,34 @@
-"""Use cases of alerts: reconcile the raised alerts with the conditions that hold now; ack; list.
+"""Use cases of alerts: reconcile a space's open alerts with the conditions that hold now; ack;
+list; prune resolved alerts once `alert_retention_s` has passed.
 
-Reconciliation is one transaction that WATCHes every space and the registry it reads, so two
-evaluators (the periodic task, an observation, another replica) never raise one condition twice
-or resolve on a stale picture.
+A space is reconciled inside the transaction that changed it (`reconcile`, handed the state an
+observation just computed), or in a transaction of its own (`evaluate_space`: the periodic task,
+for conditions that time alone makes true, and registry changes). Either way it reads only what
+that space needs, every read WATCHed: the animals placed in the space, the space's open alerts,
+and, when some resolve, those alerts by id. So two evaluators never raise one condition twice,
+and the work per observation does not grow with the registry or the alert history.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aggregator.alerts import Condition, evaluate
-from aggregator.errors import AggregatorError, AlertNotFound, InvalidTransition
+from aggregator.errors import AggregatorError, AlertNotFound, InvalidTransition, StoreUnavailable
 from aggregator.fusion import SpaceState, SpaceView, view
 from aggregator.records import state_from_dict
 from aggregator.registry import Animal
 from aggregator.shelter import Shelter
-from aggregator.store import Emit, HashDel, HashPut, Op, Reader
+from aggregator.store import Reader
+from aggregator.writes import Emit, HashDel, HashPut, Op, ScoredAdd, ScoredRemove
 
 logger = logging.getLogger(__name__)
 Json = dict[str, Any]
 OPEN = ("active", "acked")
+PRUNE_BATCH = 1000  # resolved alerts removed per periodic run, at most
 
 
 def _raise(condition: Condition, now: datetime) -> Json:
@@ -40,64 +46,106 @@ def _raise(condition: Condition, now: datetime) -> Json:
     }
 
 
+def keys_read(sh: Shelter, space_id: str) -> list[str]:
+    """What `reconcile` reads for a space (for a caller that WATCHes everything up front)."""
+    key = sh.store.key
+    return [key("animals", "in", space_id), key("animals"), key("alerts", "open", space_id)]
+
+
+async def animals_in(r: Reader, sh: Shelter, space_id: str) -> list[Animal]:
+    """The animals the registry places in `space_id` (the index, then those records)."""
+    ids = await r.members(sh.store.key("animals", "in", space_id))
+    found = await r.hash_json(sh.store.key("animals"), sorted(ids))
+    return [Animal.from_dict(doc) for doc in found.values()]
+
+
+async def reconcile(
+    r: Reader, sh: Shelter, state: SpaceState, seen: SpaceView, now: datetime
+) -> tuple[list[Json], list[Op]]:
+    """The space's alerts raised or resolved at `now`, and the writes that record them."""
+    key, space_id = sh.store.key, state.space_id
+    animals = await animals_in(r, sh, space_id)
+    holding = evaluate(
+        spaces={space_id: (state, seen)}, animals=animals, now=now, params=sh.alerting
+    )
+    open_key = key("alerts", "open", space_id)
+    open_ids = await r.hash(open_key)
+    gone = [k for k in open_ids if k not in holding]
+    fresh = [c for k, c in holding.items() if k not in open_ids]
+    if not gone and not fresh:
+        return [], []
+    records = await r.hash_json(key("alerts"), [open_ids[k] for k in gone])
+    changed = [_raise(c, now) for c in fresh]
+    changed += [
+        {**records[open_ids[k]], "status": "resolved", "resolved_at": now.isoformat()}
+        for k in gone
+        if open_ids[k] in records
+    ]
+    ops: list[Op] = [HashDel(open_key, k) for k in gone]
+    for alert in changed:
+        ops.append(HashPut(key("alerts"), alert["id"], alert))
+        if alert["status"] == "active":
+            ops.append(HashPut(open_key, alert["key"], alert["id"]))
+        else:
+            ops.append(ScoredAdd(key("alerts", "resolved"), alert["id"], now.timestamp()))
+        ops.append(Emit(f"alert.{alert['status']}", alert))
+    return changed, ops
+
+
+def log_changes(changed: list[Json]) -> None:
+    for alert in changed:
+        logger.info("alert %s %s: %s", alert["status"], alert["kind"], alert["message"])
+
+
+async def evaluate_space(sh: Shelter, space_id: str) -> list[Json]:
+    """Reconcile one space as it reads now, in its own transaction."""
+
+    async def step(r: Reader) -> tuple[list[Json], list[Op]]:
+        raw = await r.json(sh.store.key("space", space_id))
+        if raw is None:  # never observed: no condition can hold, no alert can be open
+            return [], []
+        now, state = sh.clock(), state_from_dict(raw)
+        return await reconcile(r, sh, state, view(state, now, sh.fusion), now)
+
+    changed: list[Json] = await sh.store.transact(step)
+    log_changes(changed)
+    return changed
+
+
+async def evaluate_alerts(sh: Shelter, *, scope: set[str] | None) -> list[Json]:
+    """Reconcile the spaces in `scope` (None: every space); the alerts raised or resolved."""
+    space_ids = scope if scope is not None else await sh.store.members(sh.store.key("spaces"))
+    changed: list[Json] = []
+    for space_id in sorted(space_ids):
+        changed += await evaluate_space(sh, space_id)
+    return changed
+
+
 async def evaluate_quietly(sh: Shelter, *, scope: set[str] | None) -> None:
     """Evaluate, logging rather than raising: the periodic task fixes what this misses."""
     try:
         await evaluate_alerts(sh, scope=scope)
-    except AggregatorError as exc:
+    except (AggregatorError, StoreUnavailable) as exc:
         logger.warning("alert evaluation failed: %s", exc)
 
 
-async def evaluate_alerts(sh: Shelter, *, scope: set[str] | None) -> list[Json]:
-    """Raise alerts whose condition holds and resolve those whose condition went away.
+async def prune_resolved(sh: Shelter) -> int:
+    """Forget alerts resolved more than `alert_retention_s` ago; how many were removed.
 
-    `scope` limits the work to some spaces (an observation's); None means every space.
-    Returns the alerts raised or resolved.
+    No WATCH needed: a resolved alert never changes again (acking one is refused).
     """
     key = sh.store.key
-    space_ids = (
-        sorted(scope) if scope is not None else sorted(await sh.store.members(key("spaces")))
+    cutoff = sh.clock() - timedelta(seconds=sh.settings.alert_retention_s)
+    expired = await sh.store.scored_at_most(
+        key("alerts", "resolved"), cutoff.timestamp(), limit=PRUNE_BATCH
     )
-
-    async def step(r: Reader) -> tuple[list[Json], list[Op]]:
-        now = sh.clock()
-        animals = [Animal.from_dict(a) for a in (await r.hash_json(key("animals"))).values()]
-        spaces: dict[str, tuple[SpaceState, SpaceView]] = {}
-        for space_id in space_ids:
-            raw = await r.json(key("space", space_id))
-            if raw is not None:
-                state = state_from_dict(raw)
-                spaces[space_id] = (state, view(state, now, sh.fusion))
-        holding = evaluate(spaces=spaces, animals=animals, now=now, params=sh.alerting)
-        active = await r.hash_json(key("alerts", "active"))
-        gone = [
-            k
-            for k, a in active.items()
-            if k not in holding and (scope is None or a["space_id"] in scope)
-        ]
-        fresh = [c for k, c in holding.items() if k not in active]
-        if not gone and not fresh:
-            return [], []
-        records = await r.hash_json(key("alerts"))
-        changed = [_raise(c, now) for c in fresh]
-        changed += [
-            {**records[active[k]["id"]], "status": "resolved", "resolved_at": now.isoformat()}
-            for k in gone
-            if active[k]["id"] in records
-        ]
-        ops: list[Op] = [HashDel(key("alerts", "active"), k) for k in gone]
-        for alert in changed:
-            ops.append(HashPut(key("alerts"), alert["id"], alert))
-            if alert["status"] == "active":
-                ref = {"id": alert["id"], "space_id": alert["space_id"]}
-                ops.append(HashPut(key("alerts", "active"), alert["key"], ref))
-            ops.append(Emit(f"alert.{alert['status']}", alert))
-        return changed, ops
-
-    changed: list[Json] = await sh.store.transact(step)
-    for alert in changed:
-        logger.info("alert %s %s: %s", alert["status"], alert["kind"], alert["message"])
-    return changed
+    ops: list[Op] = []
+    for alert_id in expired:
+        ops += [HashDel(key("alerts"), alert_id), ScoredRemove(key("alerts", "resolved"), alert_id)]
+    if ops:
+        await sh.store.apply(ops)
+        logger.info("pruned %d resolved alerts", len(expired))
+    return len(expired)
 
 
 async def list_alerts(sh: Shelter, status: str | None = None) -> list[Json]:
@@ -112,10 +160,9 @@ async def ack_alert(sh: Shelter, alert_id: str) -> Json:
     key = sh.store.key("alerts")
 
     async def step(r: Reader) -> tuple[Json, list[Op]]:
-        alerts = await r.hash_json(key)
-        if alert_id not in alerts:
+        alert = (await r.hash_json(key, [alert_id])).get(alert_id)
+        if alert is None:
             raise AlertNotFound(f"no alert {alert_id!r}")
-        alert = alerts[alert_id]
         if alert["status"] == "resolved":
             raise InvalidTransition(f"alert {alert_id} is already resolved")
         if alert["status"] == "acked":

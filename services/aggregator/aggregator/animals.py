@@ -1,4 +1,5 @@
-"""Use cases of the adoption registry: animals kept in one Redis hash, changed transactionally."""
+"""Use cases of the adoption registry: animals kept in one Redis hash, changed transactionally,
+with an index of the animals placed in each space (what alert evaluation reads)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from aggregator import alerting, spaces
 from aggregator.errors import AnimalNotFound
 from aggregator.registry import SPECIES, STATUSES, Animal, new_animal, updated_animal
 from aggregator.shelter import Shelter
-from aggregator.store import Emit, HashDel, HashPut, Op, Reader
+from aggregator.store import Reader
+from aggregator.writes import Emit, HashDel, HashPut, Op, SetAdd, SetRemove
 
 Json = dict[str, Any]
 Change = Callable[[Animal | None], Animal | None]
@@ -55,20 +57,28 @@ async def delete_animal(sh: Shelter, animal_id: str) -> None:
 
 
 async def _change(sh: Shelter, animal_id: str, change: Change) -> Json:
-    key = sh.store.key("animals")
+    """One animal's change, its space index (`animals:in:{space}`) and event, then the alerts
+    of every space it left or entered."""
+    key = sh.store.key
     touched: set[str] = set()
 
     async def step(r: Reader) -> tuple[Json, list[Op]]:
-        raw = (await r.hash_json(key)).get(animal_id)
+        raw = (await r.hash_json(key("animals"), [animal_id])).get(animal_id)
         before = None if raw is None else Animal.from_dict(raw)
         after = change(before)
-        touched.update(a.space_id for a in (before, after) if a is not None and a.space_id)
+        was = before.space_id if before is not None else None
+        goes = after.space_id if after is not None else None
+        touched.update(s for s in (was, goes) if s)
+        ops: list[Op] = []
+        if was != goes:
+            ops += [SetRemove(key("animals", "in", was), animal_id)] if was else []
+            ops += [SetAdd(key("animals", "in", goes), animal_id)] if goes else []
         if after is None:
             gone = {"id": animal_id}
-            return gone, [HashDel(key, animal_id), Emit("animal.deleted", gone)]
+            return gone, [*ops, HashDel(key("animals"), animal_id), Emit("animal.deleted", gone)]
         doc = after.to_dict()
         kind = "animal.created" if before is None else "animal.updated"
-        return doc, [HashPut(key, animal_id, doc), Emit(kind, doc)]
+        return doc, [*ops, HashPut(key("animals"), animal_id, doc), Emit(kind, doc)]
 
     result = await sh.store.transact(step)
     if touched:

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     mismatch_after_s: float = Field(60.0, ge=0)
     not_seen_after_s: float = Field(300.0, ge=0)
     adopted_occupied_after_s: float = Field(300.0, ge=0)
+    alert_retention_s: float = Field(7 * 24 * 3600.0, gt=0)  # resolved alerts are pruned after it
 
     # Server-sent events.
     sse_block_ms: int = Field(1000, ge=10)

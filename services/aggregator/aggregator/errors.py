@@ -1,4 +1,9 @@
-"""Domain errors of the aggregator. They carry no HTTP; `main.ERROR_STATUS` maps them once.
+"""Domain errors of the aggregator, and ERROR_STATUS, the one map from them to HTTP statuses.
+
+The exceptions carry no HTTP; the map sits here, beside the tree, because both `main` (the
+handlers, through `shelter_kit.install`) and `api` (the per-item problems of a batch) need it.
+The kit names each problem after the class: `SpaceNotFound` is `.../problems/space-not-found`,
+titled "Space not found".
 
 AggregatorError
 ├── NotFound                      -> 404
@@ -10,68 +15,78 @@ AggregatorError
 │   └── FrameConflict             (a known frame id re-sent with a different body)
 ├── InvalidInput                  -> 422
 │   ├── ObservationRejected       (captured_at too far in the future)
+│   ├── BatchTooLarge             (more observations than `batch_max`)
 │   └── BadEventId                (Last-Event-ID is not a stream id)
 └── Unavailable                   -> 503
-    ├── StoreUnavailable          (Redis does not answer)
     └── StoreContention           (optimistic retries exhausted)
+shelter_kit StoreUnavailable      -> 503  (Redis does not answer; re-exported here)
 """
 
 from __future__ import annotations
+
+from shelter_kit.errors import StoreUnavailable as StoreUnavailable  # re-exported
 
 
 class AggregatorError(Exception):
     """Base of every error the aggregator raises on purpose."""
 
-    title = "Aggregator error"
-
 
 class NotFound(AggregatorError):
-    title = "Not found"
+    pass
 
 
 class SpaceNotFound(NotFound):
-    title = "Space not found"
+    pass
 
 
 class AnimalNotFound(NotFound):
-    title = "Animal not found"
+    pass
 
 
 class AlertNotFound(NotFound):
-    title = "Alert not found"
+    pass
 
 
 class Conflict(AggregatorError):
-    title = "Conflict"
+    pass
 
 
 class InvalidTransition(Conflict):
-    title = "Invalid status transition"
+    pass
 
 
 class FrameConflict(Conflict):
-    title = "Frame id reused with a different observation"
+    pass
 
 
 class InvalidInput(AggregatorError):
-    title = "Invalid input"
+    pass
 
 
 class ObservationRejected(InvalidInput):
-    title = "Observation rejected"
+    pass
+
+
+class BatchTooLarge(InvalidInput):
+    pass
 
 
 class BadEventId(InvalidInput):
-    title = "Bad event id"
+    pass
 
 
 class Unavailable(AggregatorError):
-    title = "Service unavailable"
-
-
-class StoreUnavailable(Unavailable):
-    title = "Redis unavailable"
+    pass
 
 
 class StoreContention(Unavailable):
-    title = "Too much contention on one key"
+    pass
+
+
+ERROR_STATUS: dict[type[Exception], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    InvalidInput: 422,
+    Unavailable: 503,
+    StoreUnavailable: 503,
+}

@@ -1,7 +1,10 @@
 """The aggregator app: `uvicorn aggregator.main:create_app --factory --port 8003`.
 
-Wires the parts (store, fusion and alert settings, clock), runs the periodic alert evaluation,
-and is the one place that maps domain errors to HTTP statuses (ERROR_STATUS).
+Wires the parts (store, fusion and alert settings, metrics, clock), runs the periodic work (the
+key-layout upgrade at start, then alert evaluation for time-based conditions and the pruning of
+old resolved alerts), and installs the kit: request ids, problem+json from `errors.ERROR_STATUS`,
+HTTP metrics, `/healthz`, `/readyz` (Redis answers and the stored data is on the current layout),
+`/metrics`.
 """
 
 from __future__ import annotations
@@ -9,99 +12,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import signal
 import threading
 from collections.abc import AsyncIterator, Callable
 from types import FrameType
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
+from fastapi import FastAPI
 
-from aggregator import alerting
+from aggregator import alerting, layout
 from aggregator.api import router
 from aggregator.config import Settings
-from aggregator.errors import AggregatorError, Conflict, InvalidInput, NotFound, Unavailable
+from aggregator.errors import ERROR_STATUS, AggregatorError, StoreUnavailable
+from aggregator.metrics import Metrics
 from aggregator.shelter import Clock, Shelter, build_shelter, utc_now
-from aggregator.telemetry import Metrics, RequestContext, configure_logging
+from shelter_kit import install
+from shelter_kit.logs import configure_logging
+from shelter_kit.ops import Check
 
 logger = logging.getLogger(__name__)
-PROBLEM = "application/problem+json"
-
-ERROR_STATUS: dict[type[AggregatorError], int] = {
-    NotFound: 404,
-    Conflict: 409,
-    InvalidInput: 422,
-    Unavailable: 503,
-}
-
-
-def status_for(exc: AggregatorError) -> int:
-    for cls in type(exc).__mro__:
-        if cls in ERROR_STATUS:
-            return ERROR_STATUS[cls]
-    return 500
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
-
-
-def problem(
-    request: Request, status: int, title: str, detail: str, kind: str = "about:blank", **extra: Any
-) -> JSONResponse:
-    body = problem_fields(request, status, title, detail, kind) | extra
-    headers = {"Retry-After": "1"} if status == 503 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
-
-
-def problem_fields(
-    request: Request, status: int, title: str, detail: str, kind: str = "about:blank"
-) -> dict[str, Any]:
-    return {
-        "type": kind,
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": request.url.path,
-        "request_id": getattr(request.state, "request_id", "-"),
-    }
-
-
-def problem_body(request: Request, exc: AggregatorError) -> tuple[int, dict[str, Any]]:
-    status = status_for(exc)
-    kind = f"urn:shelter-watch:aggregator:{_slug(type(exc).__name__)}"
-    return status, problem_fields(request, status, exc.title, str(exc), kind)
-
-
-async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AggregatorError)
-    status, body = problem_body(request, exc)
-    if status >= 500:
-        logger.warning("%s: %s", type(exc).__name__, exc)
-    headers = {"Retry-After": "1"} if status == 503 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
-
-
-async def _invalid(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-    return problem(
-        request, 422, "Invalid request", f"{len(errors)} invalid field(s)", errors=errors
-    )
-
-
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, HTTPException)
-    return problem(request, exc.status_code, str(exc.detail), str(exc.detail))
-
-
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unhandled error", exc_info=exc)
-    return problem(request, 500, "Internal error", "unexpected error; see the logs by request_id")
 
 
 def _chain_shutdown_signals(stopping: asyncio.Event) -> Callable[[], None]:
@@ -133,25 +62,57 @@ def _chain_shutdown_signals(stopping: asyncio.Event) -> Callable[[], None]:
     return restore
 
 
-async def _evaluate_periodically(sh: Shelter, stopping: asyncio.Event) -> None:
-    """Time-based alerts (stale, not seen) need evaluation even when no observation arrives."""
+async def _upgrade(sh: Shelter, upgraded: asyncio.Event) -> None:
+    """Bring the stored data to the current key layout, unless done already."""
+    if not upgraded.is_set():
+        await layout.upgrade(sh)
+        upgraded.set()
+
+
+async def _periodically(sh: Shelter, stopping: asyncio.Event, upgraded: asyncio.Event) -> None:
+    """Every `alert_interval_s`: the layout upgrade until it is done, then evaluate every space
+    (stale, not seen: no observation needs to arrive) and prune old resolved alerts."""
     while not stopping.is_set():
-        await alerting.evaluate_quietly(sh, scope=None)
+        try:
+            await _upgrade(sh, upgraded)
+            await alerting.evaluate_quietly(sh, scope=None)
+            await alerting.prune_resolved(sh)
+        except (AggregatorError, StoreUnavailable) as exc:
+            logger.warning("periodic work failed: %s", exc)
+        except Exception:  # a bug must not end the loop: time-based alerts depend on it
+            logger.exception("periodic work failed unexpectedly")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), timeout=sh.settings.alert_interval_s)
 
 
+def _checks(app: FastAPI) -> dict[str, Check]:
+    """Readiness: Redis answers PING, and the stored data is on the current key layout."""
+
+    async def redis() -> str | None:
+        shelter: Shelter | None = getattr(app.state, "shelter", None)
+        return "starting" if shelter is None else await shelter.store.ping()
+
+    async def data_layout() -> str | None:
+        upgraded: asyncio.Event | None = getattr(app.state, "upgraded", None)
+        return None if upgraded is not None and upgraded.is_set() else "not upgraded yet"
+
+    return {"redis": redis, "layout": data_layout}
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> FastAPI:
     settings = settings or Settings()
+    configure_logging(settings.service_name, settings.log_level)
+    metrics = Metrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(settings.log_level)
-        shelter = build_shelter(settings, clock)
-        stopping = asyncio.Event()
-        app.state.shelter, app.state.stopping = shelter, stopping
+        shelter = build_shelter(settings, metrics=metrics, clock=clock)
+        stopping, upgraded = asyncio.Event(), asyncio.Event()
+        app.state.shelter, app.state.stopping, app.state.upgraded = shelter, stopping, upgraded
+        with contextlib.suppress(AggregatorError, StoreUnavailable):  # else the task retries
+            await _upgrade(shelter, upgraded)
         restore = _chain_shutdown_signals(stopping)
-        task = asyncio.create_task(_evaluate_periodically(shelter, stopping))
+        task = asyncio.create_task(_periodically(shelter, stopping, upgraded))
         logger.info("aggregator ready", extra={"redis": settings.redis_url.split("@")[-1]})
         try:
             yield
@@ -164,13 +125,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
             await shelter.store.close()
 
     app = FastAPI(title="Shelter Watch aggregator", version="1", lifespan=lifespan)
-    app.state.metrics = Metrics()
-    app.state.problem = problem
-    app.state.problem_body = problem_body
-    app.add_middleware(RequestContext, metrics=app.state.metrics)
-    app.add_exception_handler(AggregatorError, _domain_error)
-    app.add_exception_handler(RequestValidationError, _invalid)
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+    app.state.metrics = metrics
+    install(app, status_map=ERROR_STATUS, registry=metrics.registry, checks=lambda: _checks(app))
     app.include_router(router)
     return app

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from aggregator.alerts import AlertParams
 from aggregator.config import Settings
 from aggregator.fusion import FusionParams
+from aggregator.metrics import Metrics
 from aggregator.store import Store
 
 Clock = Callable[[], datetime]
@@ -24,10 +25,11 @@ class Shelter:
     settings: Settings
     fusion: FusionParams
     alerting: AlertParams
+    metrics: Metrics
     clock: Clock = utc_now
 
 
-def build_shelter(settings: Settings, clock: Clock = utc_now) -> Shelter:
+def build_shelter(settings: Settings, *, metrics: Metrics, clock: Clock = utc_now) -> Shelter:
     store = Store(
         url=settings.redis_url,
         prefix=settings.key_prefix,
@@ -53,4 +55,11 @@ def build_shelter(settings: Settings, clock: Clock = utc_now) -> Shelter:
         stale_after_s=settings.stale_after_s,
         adopted_occupied_after_s=settings.adopted_occupied_after_s,
     )
-    return Shelter(store=store, settings=settings, fusion=fusion, alerting=alerting, clock=clock)
+    return Shelter(
+        store=store,
+        settings=settings,
+        fusion=fusion,
+        alerting=alerting,
+        metrics=metrics,
+        clock=clock,
+    )

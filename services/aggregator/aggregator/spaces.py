@@ -1,86 +1,131 @@
-"""Use cases of observations and spaces: record a frame's classification, read the fused state."""
+"""Use cases of observations and spaces: record a frame's classification, read the fused state.
+
+One observation is one transaction, in one pass: read the frame record and the space state,
+fuse, view the new state at `now`, reconcile the space's alerts from that same state
+(`alerting.reconcile`), and write all of it (frame record, state, history entry, events, alert
+changes) in one MULTI/EXEC. The observation arrives typed (`ObservationIn`); it is serialised
+once, for the idempotency digest and the history entry, and the result document is built once,
+stored for repeats and answered.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from aggregator import alerting
-from aggregator.errors import FrameConflict, ObservationRejected, SpaceNotFound
+from aggregator.errors import (
+    AggregatorError,
+    BatchTooLarge,
+    FrameConflict,
+    ObservationRejected,
+    SpaceNotFound,
+    StoreUnavailable,
+)
 from aggregator.fusion import Reading, SpaceState, SpaceView, fuse, view
 from aggregator.records import space_document, state_from_dict, state_to_dict
+from aggregator.schemas import ObservationIn
 from aggregator.shelter import Shelter
-from aggregator.store import Emit, ListPush, Op, Put, Reader, SetAdd
+from aggregator.store import Reader
+from aggregator.writes import Emit, ListPush, Op, Put, SetAdd
 
-logger = logging.getLogger(__name__)
 Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The result document (as first answered) and whether this frame id was known already."""
+
+    result: Json
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class BatchEntry:
+    """One observation of a batch: what was recorded, or the error that refused it."""
+
+    frame_id: str
+    outcome: Recorded | AggregatorError | StoreUnavailable
 
 
 def digest(observation: Json) -> str:
     return hashlib.sha256(json.dumps(observation, sort_keys=True).encode()).hexdigest()
 
 
-async def record_observation(sh: Shelter, observation: Json) -> tuple[Json, bool]:
-    """Fold one observation into its space; a known frame id returns the stored result."""
-    now = sh.clock()
-    reading = Reading(
-        frame_id=observation["frame_id"],
-        camera_id=observation["camera_id"],
-        captured_at=datetime.fromisoformat(observation["captured_at"]),
-        label=observation["label"],
-        probabilities=observation["probabilities"],
+def _reading(observation: ObservationIn, probabilities: dict[str, float]) -> Reading:
+    return Reading(
+        frame_id=observation.frame_id,
+        camera_id=observation.camera_id,
+        captured_at=observation.captured_at,
+        label=observation.label,
+        probabilities=probabilities,
     )
-    ahead = (reading.captured_at - now).total_seconds()
-    if ahead > sh.settings.max_clock_skew_s:
-        raise ObservationRejected(
-            f"captured_at is {ahead:.0f}s in the future (limit {sh.settings.max_clock_skew_s:g}s)"
-        )
-    space_id, key = observation["space_id"], sh.store.key
-    frame_key, space_key = key("frame", reading.frame_id), key("space", space_id)
-    fingerprint = digest(observation)
 
-    async def step(r: Reader) -> tuple[tuple[Json, bool], list[Op]]:
-        stored = await r.json(frame_key)
+
+def _check_skew(reading: Reading, now: datetime, limit_s: float) -> None:
+    ahead = (reading.captured_at - now).total_seconds()
+    if ahead > limit_s:
+        raise ObservationRejected(f"captured_at is {ahead:.0f}s in the future (limit {limit_s:g}s)")
+
+
+async def record_observation(sh: Shelter, observation: ObservationIn) -> Recorded:
+    """Fold one observation into its space; a known frame id returns the stored result."""
+    now, body = sh.clock(), observation.model_dump(mode="json")
+    reading = _reading(observation, body["probabilities"])
+    _check_skew(reading, now, sh.settings.max_clock_skew_s)
+    space_id, key, fingerprint = observation.space_id, sh.store.key, digest(body)
+    frame_key, space_key = key("frame", reading.frame_id), key("space", space_id)
+
+    async def step(r: Reader) -> tuple[tuple[Json, bool, list[Json]], list[Op]]:
+        await r.watch(frame_key, space_key, *alerting.keys_read(sh, space_id))  # one round trip
+        stored, raw = await r.json_many(frame_key, space_key)
         if stored is not None:
             if stored["digest"] != fingerprint:
                 raise FrameConflict(f"frame {reading.frame_id} was recorded with another body")
-            return (stored["result"], True), []
-        raw = await r.json(space_key)
+            return (stored["result"], True, []), []
         before = SpaceState(space_id=space_id) if raw is None else state_from_dict(raw)
         after, outcome = fuse(before, reading, sh.fusion)
-        doc = space_document(after, view(after, now, sh.fusion))
-        result = {
-            "frame_id": reading.frame_id,
-            "space_id": space_id,
-            "duplicate": False,
-            "outcome": outcome,
-            "space": doc,
-        }
-        entry = {
-            **observation,
-            "outcome": outcome,
-            "received_at": now.isoformat(),
-            "occupant": doc["occupant"],
-            "confidence": doc["confidence"],
-        }
+        seen = view(after, now, sh.fusion)
+        doc = space_document(after, seen)
+        result = {"frame_id": reading.frame_id, "space_id": space_id, "duplicate": False,
+                  "outcome": outcome, "space": doc}  # fmt: skip
+        entry = {**body, "outcome": outcome, "received_at": now.isoformat(),
+                 "occupant": doc["occupant"], "confidence": doc["confidence"]}  # fmt: skip
         event = {**doc, "changed": after.occupant != before.occupant, "frame_id": reading.frame_id}
+        alerts, alert_ops = await alerting.reconcile(r, sh, after, seen, now)
         ops: list[Op] = [
             Put(frame_key, {"digest": fingerprint, "result": result}, sh.settings.frame_ttl_s),
             Put(space_key, state_to_dict(after)),
             SetAdd(key("spaces"), space_id),
             ListPush(key("history", space_id), entry, sh.settings.history_max),
             Emit("space.updated", event),
+            *alert_ops,
         ]
-        return (result, False), ops
+        return (result, False, alerts), ops
 
-    result, duplicate = await sh.store.transact(step)
-    if duplicate:
-        return {**result, "duplicate": True}, True
-    await alerting.evaluate_quietly(sh, scope={space_id})
-    return result, False
+    result, duplicate, alerts = await sh.store.transact(step)
+    alerting.log_changes(alerts)
+    sh.metrics.observations.labels("duplicate" if duplicate else result["outcome"]).inc()
+    return Recorded({**result, "duplicate": True} if duplicate else result, duplicate)
+
+
+async def record_batch(sh: Shelter, observations: Sequence[ObservationIn]) -> list[BatchEntry]:
+    """Each observation recorded on its own, in order; one's error does not stop the rest."""
+    if len(observations) > sh.settings.batch_max:
+        raise BatchTooLarge(f"a batch holds at most {sh.settings.batch_max} observations")
+    entries: list[BatchEntry] = []
+    for observation in observations:
+        outcome: Recorded | AggregatorError | StoreUnavailable
+        try:
+            outcome = await record_observation(sh, observation)
+        except (AggregatorError, StoreUnavailable) as exc:
+            outcome = exc
+        entries.append(BatchEntry(observation.frame_id, outcome))
+    return entries
 
 
 async def load_states(sh: Shelter, space_ids: list[str]) -> dict[str, SpaceState]:
