@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
@@ -297,3 +297,22 @@ async def test_a_service_may_add_members_to_its_problems() -> None:
         assert unexpected["error"] == unexpected["detail"]
         assert_problem(await c.get("/v2"), 404, "not-found")
         assert "error" not in assert_problem(await c.get("/v1/x"), 404, "thing-not-found")
+
+
+async def test_the_default_422_is_documented_as_a_problem(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    invalid = document["paths"]["/v1/things"]["post"]["responses"]["422"]
+    assert list(invalid["content"]) == ["application/problem+json"]
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+async def test_readyz_is_not_ready_while_its_parts_are_missing() -> None:
+    app = FastAPI()
+
+    def checks() -> dict[str, Callable[[], Awaitable[str | None]]]:
+        return {"store": app.state.store.ping}  # not there before the lifespan ran
+
+    install(app, status_map={}, registry=CollectorRegistry(), checks=checks)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://s") as c:
+        body = assert_problem(await c.get("/readyz"), 503, "not-ready")
+        assert "not started" in str(body["detail"])

@@ -39,6 +39,13 @@ async def run_checks(checks: Mapping[str, Check]) -> dict[str, str]:
     return dict(zip(names, results, strict=True))
 
 
+def _failing(reason: str) -> Check:
+    async def check() -> str | None:
+        return reason
+
+    return check
+
+
 def ops_router(
     *,
     registry: CollectorRegistry,
@@ -54,7 +61,11 @@ def ops_router(
 
     @router.get("/readyz", summary="Readiness", responses=problem_responses(503))
     async def readyz() -> JSONResponse:
-        results = await run_checks(checks())
+        try:
+            current = checks()
+        except Exception as exc:  # the parts are not in place yet (start-up): not ready
+            current = {"startup": _failing(f"not started: {type(exc).__name__}")}
+        results = await run_checks(current)
         failing = {name: reason for name, reason in results.items() if reason != "ok"}
         if not failing:
             return JSONResponse({"status": "ready", "checks": results})

@@ -10,6 +10,7 @@ routes, and the `Problem` schema in the OpenAPI components; returns the HTTP met
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,7 +23,7 @@ from shelter_kit.handlers import StatusMap, add_handlers
 from shelter_kit.metrics import HttpMetrics
 from shelter_kit.middleware import RequestContextMiddleware
 from shelter_kit.ops import Check, Refresh, ops_router
-from shelter_kit.problems import Problem
+from shelter_kit.problems import Problem, problem_responses
 
 
 def install(
@@ -56,7 +57,8 @@ def install(
 
 
 def _document_problem(app: FastAPI) -> None:
-    """Put the `Problem` schema in the document, which `problem_responses` entries reference."""
+    """Put the `Problem` schema in the document (`problem_responses` entries reference it), and
+    document FastAPI's default 422 as what the kit really answers: problem+json."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -64,7 +66,21 @@ def _document_problem(app: FastAPI) -> None:
             schema = generate()
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components["Problem"] = Problem.model_json_schema()
+            _problem_422s(schema)
+            for unused in ("HTTPValidationError", "ValidationError"):
+                if unused not in json.dumps(schema["paths"]):
+                    components.pop(unused, None)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _problem_422s(schema: dict[str, Any]) -> None:
+    problem_422 = problem_responses(422)[422]
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {}) if isinstance(operation, dict) else {}
+            entry = responses.get("422")
+            if entry and "HTTPValidationError" in json.dumps(entry):
+                responses["422"] = dict(problem_422)
