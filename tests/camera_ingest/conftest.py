@@ -4,14 +4,17 @@ lifespan running, against the real Redis of `redis_url`."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
+import ssl
 import struct
 import threading
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -122,6 +125,79 @@ def downstream() -> Iterator[Downstream]:
         yield ds
 
 
+class SnapshotServer:
+    """A tiny threaded HTTP camera on `host`, recording every request (path and headers).
+
+    `/snap.jpg` answers a fresh JPEG, or 401 when `credentials` is set and the request's basic
+    Authorization header does not carry them; `/missing` 404; `/boom` 500; `/moved` a 302 to
+    `redirect_to`."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        credentials: tuple[str, str] | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        self.credentials = credentials
+        self.redirect_to = ""
+        self.requests: list[dict[str, Any]] = []
+        self.served = 0
+        self.httpd = ThreadingHTTPServer((host, 0), self._handler())
+        if tls is not None:  # https: each accepted connection does the TLS handshake
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        self.scheme = "https" if tls else "http"
+        self.host, self.port = host, self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def url(self, path: str = "/snap.jpg", userinfo: str = "") -> str:
+        return f"{self.scheme}://{userinfo + '@' if userinfo else ''}{self.host}:{self.port}{path}"
+
+    def authorized(self, header: str | None) -> bool:
+        if self.credentials is None:
+            return True
+        token = base64.b64encode(":".join(self.credentials).encode()).decode()
+        return header == f"Basic {token}"
+
+    def answer(self, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        self.requests.append({"path": path, "headers": headers})
+        if path == "/missing":
+            return 404, {}, b"no such snapshot"
+        if path == "/boom":
+            return 500, {}, b"camera firmware crashed"
+        if path == "/moved":
+            return 302, {"Location": self.redirect_to}, b""
+        if not self.authorized(headers.get("Authorization")):
+            return 401, {"WWW-Authenticate": 'Basic realm="camera"'}, b"who are you"
+        self.served += 1
+        return 200, {"Content-Type": "image/jpeg"}, jpeg(self.served)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                status, headers, body = server.answer(self.path, dict(self.headers.items()))
+                self.send_response(status)
+                for name, value in {**headers, "Content-Length": str(len(body))}.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # quiet: the test reads `requests`
+
+        return Handler
+
+    def __enter__(self) -> SnapshotServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=10)
+
+
 def fast_settings(redis_url: str, downstream_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "redis_url": redis_url,
@@ -145,6 +221,18 @@ def fast_settings(redis_url: str, downstream_url: str, **overrides: Any) -> Sett
 @pytest.fixture
 def settings(redis_url: str, downstream: Downstream) -> Settings:
     return fast_settings(redis_url, downstream.url)
+
+
+# Snapshot URLs may reach only public addresses by default (camera_ingest/egress.py); the test
+# cameras listen on loopback, so the tests that poll them allow it, as `make run` does.
+LOOPBACK = "127.0.0.1/32"
+
+
+@pytest.fixture
+def loopback_settings(redis_url: str, downstream: Downstream) -> Settings:
+    return fast_settings(
+        redis_url, downstream.url, snapshot_allow_networks=LOOPBACK, poll_offline_after=2
+    )
 
 
 @contextlib.asynccontextmanager

@@ -6,14 +6,21 @@ import httpx
 import pytest
 import redis
 
-from tests.camera_ingest.conftest import add_camera
+from camera_ingest.config import Settings
+from camera_ingest.main import create_app
+from tests.camera_ingest.conftest import add_camera, app_client
 
 pytestmark = pytest.mark.anyio
 PROBLEMS = "https://shelter-watch.example/problems/"
 INDEX = "ingest:cameras"
 
 
-async def test_camera_crud(client: httpx.AsyncClient) -> None:
+async def test_camera_crud(loopback_settings: Settings) -> None:
+    async with app_client(create_app(loopback_settings)) as client:
+        await _crud(client)
+
+
+async def _crud(client: httpx.AsyncClient) -> None:
     created = await add_camera(client, "k1", space_id="kennel-1")
     assert created["mode"] == "push"
     assert created["enabled"] is True

@@ -15,7 +15,13 @@ import pytest
 from camera_ingest.config import Settings
 from camera_ingest.errors import StoreUnavailable
 from camera_ingest.main import create_app
-from tests.camera_ingest.conftest import Downstream, app_client, eventually, fast_settings
+from tests.camera_ingest.conftest import (
+    LOOPBACK,
+    Downstream,
+    app_client,
+    eventually,
+    fast_settings,
+)
 from tools.camera_sim import Simulator, parse_cameras, serve
 
 pytestmark = pytest.mark.anyio
@@ -54,7 +60,12 @@ def sim(sample_dir: Path, tmp_path: Path) -> Iterator[SimThread]:
 @pytest.fixture
 def settings(redis_url: str, downstream: Downstream) -> Settings:
     return fast_settings(
-        redis_url, downstream.url, poll_timeout_s=0.5, poll_offline_after=2, poll_backoff_max_s=0.4
+        redis_url,
+        downstream.url,
+        poll_timeout_s=0.5,
+        poll_offline_after=2,
+        poll_backoff_max_s=0.4,
+        snapshot_allow_networks=LOOPBACK,  # the simulator listens on 127.0.0.1
     )
 
 

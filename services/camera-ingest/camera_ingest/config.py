@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import socket
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from camera_ingest.egress import IPNetwork, parse_networks
 
 
 def _default_consumer() -> str:
@@ -57,6 +59,21 @@ class Settings(BaseSettings):
     poll_backoff_max_s: float = Field(60.0, gt=0)
     poll_skip_identical: bool = True
     push_offline_after_s: float = Field(300.0, gt=0, description="push camera silent -> offline")
+    snapshot_allow_networks: str = Field(
+        "",
+        description="comma list of CIDRs snapshot URLs may reach although loopback, private, "
+        "link-local, ... (see camera_ingest/egress.py); empty: public addresses only",
+    )
+
+    @field_validator("snapshot_allow_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)  # a typo fails at start-up, naming the entry
+        return value
+
+    @property
+    def snapshot_allow(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.snapshot_allow_networks)
 
     service_name: str = "camera-ingest"
     log_level: str = "INFO"

@@ -11,6 +11,7 @@ IngestError
 |   +-- CameraDisabled              frame for a disabled camera
 |   +-- NotRedrivable               redrive of a frame that is not dead
 +-- InvalidCamera                   a patch that would make the camera invalid  422
+|   +-- SnapshotUrlRefused          its snapshot URL reaches a refused address   422
 +-- InvalidFrame
 |   +-- FrameTooLarge               over INGEST_MAX_FRAME_BYTES (also the kit's BodyTooLarge) 413
 |   +-- ImageTooLarge               more pixels than frames.MAX_PIXELS (decompression bomb)  413
@@ -18,6 +19,16 @@ IngestError
 |   +-- UndecodableImage            bytes are not the image they claim to be    422
 +-- OutboxFull                      backpressure: depth over INGEST_OUTBOX_MAX_DEPTH  503
 StoreUnavailable                    the kit's: Redis does not answer            503
+
+Handled inside the poller, never reaching the API (each one the camera's `last_error`):
+
+SnapshotError                       the camera did not answer with an image
++-- SnapshotRefused                 its address is refused at fetch time (after DNS resolution)
+
+Raised by `egress.AddressGuard`, translated by its callers into the two above:
+
+EgressRefused                       a host that resolves to a refused address (loopback, private..)
+HostUnresolved                      a host name that does not resolve
 
 Handled inside the delivery workers, never reaching the API:
 
@@ -74,6 +85,10 @@ class InvalidCamera(IngestError):
     pass
 
 
+class SnapshotUrlRefused(InvalidCamera):
+    """A snapshot URL whose host is, or resolves to, an address the egress rules refuse."""
+
+
 class InvalidFrame(IngestError):
     pass
 
@@ -98,6 +113,23 @@ class OutboxFull(IngestError):
     def __init__(self, detail: str, *, retry_after_s: int) -> None:
         super().__init__(detail)
         self.retry_after_s = retry_after_s  # the kit's handler sends it as Retry-After
+
+
+class SnapshotError(Exception):
+    """The camera did not answer with an image (status, timeout, connection). The message is
+    the camera's `last_error`: it never holds the URL's credentials."""
+
+
+class SnapshotRefused(SnapshotError):
+    pass
+
+
+class EgressRefused(Exception):
+    """The host is, or resolves to, an address outside what snapshot fetches may reach."""
+
+
+class HostUnresolved(Exception):
+    pass
 
 
 class EntryLost(Exception):

@@ -7,6 +7,8 @@ Layout (all under `ingest:`):
     ingest:idem:{cam}:key:{k}  Idempotency-Key -> frame id
     ingest:idem:{cam}:sha:{h}  content hash -> frame id, for the dedupe window
     ingest:dead                zset of dead frame ids by time; ingest:frames: recent frame ids
+A frame that dies is also counted on its camera's status hash (`cameras.status_key`), in the same
+script that marks it dead.
 
 Callers pass an `Origin` in and get an `OutboxRecord` out; no other module reads a hash field.
 An entry leaves the stream (XACK + XDEL, atomically with the status change) only when its frame is
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from camera_ingest import outbox_scripts as lua
+from camera_ingest.cameras import camera_key, status_key
 from camera_ingest.errors import FrameNotFound, NotRedrivable, OutboxFull
 from camera_ingest.frames import Frame
 from camera_ingest.schemas import Classification, FrameStatus
@@ -234,9 +237,13 @@ class Outbox:
 
     @translated
     async def finish(self, entry: Entry, *, status: str, reason: str = "") -> None:
-        """Delivered or dead: status change, XACK and XDEL together, so nothing is half done."""
+        """Delivered or dead: status change, XACK and XDEL together, so nothing is half done. A
+        dead frame is counted on its camera's status (`frames_dead`, `last_dead_reason`) in the
+        same script; the camera id is read first (a frame's camera never changes)."""
         fid = entry.frame_id or ""
-        keys = [STREAM, frame_key(fid), data_key(fid), DEAD]
+        camera = await self.redis.hget(frame_key(fid), "camera_id") if status == "dead" else None
+        counted = [camera_key(_text(camera)), status_key(_text(camera))] if camera else ["-", "-"]
+        keys = [STREAM, frame_key(fid), data_key(fid), DEAD, *counted]
         await self._finish(keys=keys, args=[GROUP, entry.message_id, status, reason, _now_ms()])
 
     @translated

@@ -28,13 +28,21 @@ redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -10001)
 return {'new', id}
 """
 
-# KEYS: stream, frame, data, dead   ARGV: group, message id, status, reason, now_ms
+# KEYS: stream, frame, data, dead, camera|-, camera status|-
+# ARGV: group, message id, status, reason, now_ms
+# A frame that dies (and was not dead already: an ack lost after its FINISH) is counted on its
+# camera's status, while the camera exists.
 FINISH = """
 if redis.call('EXISTS', KEYS[2]) == 1 then
+  local before = redis.call('HGET', KEYS[2], 'status')
   redis.call('HSET', KEYS[2], 'status', ARGV[3], 'finished_ms', ARGV[5])
   if ARGV[3] == 'dead' then
     redis.call('HSET', KEYS[2], 'last_error', ARGV[4])
     redis.call('ZADD', KEYS[4], ARGV[5], redis.call('HGET', KEYS[2], 'frame_id'))
+    if before ~= 'dead' and KEYS[5] ~= '-' and redis.call('EXISTS', KEYS[5]) == 1 then
+      redis.call('HINCRBY', KEYS[6], 'frames_dead', 1)
+      redis.call('HSET', KEYS[6], 'last_dead_reason', ARGV[4], 'last_dead_ms', ARGV[5])
+    end
   else
     redis.call('DEL', KEYS[3])
   end

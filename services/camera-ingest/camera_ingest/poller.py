@@ -1,6 +1,8 @@
 """The snapshot scheduler: fetches each enabled polled camera at its interval, backs off a
 failing camera (exponential, capped), marks it offline after N failures in a row, and lets it
-recover by itself. A hung camera only holds its own fetch, bounded by the poll timeout."""
+recover by itself. A hung camera only holds its own fetch, bounded by the poll timeout. What a
+fetch may reach, and how, is `snapshots`' (pinned to checked addresses, no redirects, basic auth);
+a failure's reason (never a credential) becomes the camera's `last_error`."""
 
 from __future__ import annotations
 
@@ -11,21 +13,15 @@ import time
 import uuid
 from dataclasses import dataclass
 
-import httpx
-
 from camera_ingest.cameras import Cameras
-from camera_ingest.errors import InvalidFrame, OutboxFull, StoreUnavailable
-from camera_ingest.frames import Frame, read_frame
+from camera_ingest.errors import InvalidFrame, OutboxFull, SnapshotError, StoreUnavailable
 from camera_ingest.intake import Intake
 from camera_ingest.metrics import Metrics
 from camera_ingest.schemas import CameraIn
+from camera_ingest.snapshots import SnapshotFetcher
 from shelter_kit.context import request_id_var
 
 log = logging.getLogger(__name__)
-
-
-class SnapshotError(Exception):
-    """The camera did not answer with an image (status, timeout, connection)."""
 
 
 @dataclass
@@ -37,12 +33,10 @@ class _Schedule:
 @dataclass(frozen=True)
 class PollPolicy:
     tick_s: float
-    timeout_s: float
     concurrency: int
     offline_after: int
     backoff_max_s: float
     skip_identical: bool
-    max_frame_bytes: int
 
 
 class Poller:
@@ -51,14 +45,14 @@ class Poller:
         *,
         cameras: Cameras,
         intake: Intake,
-        client: httpx.AsyncClient,
+        fetcher: SnapshotFetcher,
         metrics: Metrics,
         policy: PollPolicy,
         stopping: asyncio.Event,
     ) -> None:
         self.cameras = cameras
         self.intake = intake
-        self.client = client
+        self.fetcher = fetcher
         self.metrics = metrics
         self.policy = policy
         self.stopping = stopping
@@ -112,7 +106,7 @@ class Poller:
             log.exception("poll of %s failed unexpectedly", camera.id)
 
     async def _fetch_and_store(self, camera: CameraIn) -> None:
-        frame = await self._snapshot(str(camera.snapshot_url))
+        frame = await self.fetcher.fetch(str(camera.snapshot_url), camera.snapshot_auth)
         skip = self.policy.skip_identical
         if skip and await self.cameras.last_sha(camera.id) == frame.sha256:
             self.metrics.frames_skipped.inc()
@@ -125,25 +119,6 @@ class Poller:
         if skip:  # only after the store: a failed store must not hide the next identical frame
             await self.cameras.set_last_sha(camera.id, frame.sha256)
         self.metrics.polls.labels("ok").inc()
-
-    async def _snapshot(self, url: str) -> Frame:
-        """Fetch and check one snapshot. The camera's Content-Type is not trusted (cameras
-        mislabel): the magic bytes decide, as for an upload declared generic."""
-        try:
-            async with asyncio.timeout(self.policy.timeout_s):
-                async with self.client.stream("GET", url, timeout=self.policy.timeout_s) as resp:
-                    if resp.status_code != 200:
-                        raise SnapshotError(f"snapshot answered HTTP {resp.status_code}")
-                    return await read_frame(
-                        resp.aiter_bytes(),
-                        content_type=None,
-                        content_length=resp.headers.get("content-length"),
-                        max_bytes=self.policy.max_frame_bytes,
-                    )
-        except TimeoutError as exc:
-            raise SnapshotError(f"snapshot timed out after {self.policy.timeout_s}s") from exc
-        except httpx.HTTPError as exc:
-            raise SnapshotError(f"snapshot fetch failed: {type(exc).__name__}: {exc}") from exc
 
     async def _failed(self, camera: CameraIn, schedule: _Schedule, exc: Exception) -> None:
         schedule.failures += 1

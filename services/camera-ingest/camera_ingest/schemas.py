@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, Self
+from urllib.parse import unquote, urlsplit, urlunsplit
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 
 if TYPE_CHECKING:
     from camera_ingest.outbox import OutboxRecord
@@ -17,39 +26,99 @@ Token = Annotated[str, Field(max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 FrameStatus = Literal["queued", "classified", "delivered", "dead"]
 
 
-class CameraSpec(BaseModel):
+class BasicAuth(BaseModel):
+    """HTTP basic credentials for a camera's snapshot URL. Write-only: stored apart from the URL,
+    sent only in the snapshot request's Authorization header, answered as `SnapshotAuthView`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(max_length=256, pattern=r"^[^:\x00-\x1f\x7f]*$")  # RFC 7617: no colon
+    password: SecretStr = Field(max_length=1024)
+
+
+class SnapshotAuthView(BaseModel):
+    """What an answer shows of the credentials: the username, never the password."""
+
+    username: str
+    password: Literal["***"] = "***"
+
+
+def split_credentials(url: AnyHttpUrl | None) -> tuple[AnyHttpUrl | None, BasicAuth | None]:
+    """`http://user:pa%40ss@host/x` -> (`http://host/x`, user / pa@ss); other URLs unchanged."""
+    if url is None or (url.username is None and url.password is None):
+        return url, None
+    parts = urlsplit(str(url))
+    bare = AnyHttpUrl(urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])))
+    try:
+        auth = BasicAuth(username=unquote(url.username or ""), password=unquote(url.password or ""))
+    except ValidationError:  # its message would quote the credentials: say what, not which
+        msg = "the credentials in snapshot_url are not valid basic credentials"
+        raise ValueError(msg) from None
+    return bare, auth
+
+
+class _Credentials(BaseModel):
+    """Credentials embedded in snapshot_url move to snapshot_auth, in every model that has both."""
+
+    snapshot_url: AnyHttpUrl | None = None
+    snapshot_auth: BasicAuth | None = Field(
+        None,
+        description="HTTP basic credentials for snapshot_url (or give them as user:password@ in "
+        "the URL). Never answered: answers show the username and `***`.",
+    )
+
+    @model_validator(mode="after")
+    def _credentials_apart(self) -> Self:
+        if "snapshot_url" not in self.model_fields_set:
+            return self
+        url, embedded = split_credentials(self.snapshot_url)
+        if embedded is not None:
+            if self.snapshot_auth is not None:
+                raise ValueError("credentials given twice: in snapshot_url and in snapshot_auth")
+            self.snapshot_url, self.snapshot_auth = url, embedded  # both now in model_fields_set
+        return self
+
+
+class CameraSpec(_Credentials):
     """What a client sets on a camera (PUT body; POST adds the id)."""
 
     model_config = ConfigDict(extra="forbid")
 
     space_id: Token
     mode: Literal["push", "poll"] = "push"
-    snapshot_url: AnyHttpUrl | None = None
     interval_s: float = Field(5.0, ge=0.05, le=86_400)
     enabled: bool = True
 
     @model_validator(mode="after")
-    def _poll_needs_url(self) -> CameraSpec:
+    def _poll_needs_url(self) -> Self:
         if self.mode == "poll" and self.snapshot_url is None:
             raise ValueError("a camera in poll mode needs a snapshot_url (http or https)")
+        if self.snapshot_auth is not None and self.snapshot_url is None:
+            raise ValueError("snapshot_auth needs a snapshot_url")
         return self
 
 
 class CameraIn(CameraSpec):
+    """A camera's configuration as ingest holds it (credentials included: never answered)."""
+
     id: Token
 
 
-class CameraPatch(BaseModel):
+class CameraPatch(_Credentials):
+    """Fields to change. A snapshot_url on another host than the camera's needs its credentials
+    again (snapshot_auth, or null to drop them): a patch must not send them to a new host."""
+
     model_config = ConfigDict(extra="forbid")
 
     space_id: Token | None = None
     mode: Literal["push", "poll"] | None = None
-    snapshot_url: AnyHttpUrl | None = None
     interval_s: float | None = Field(None, ge=0.05, le=86_400)
     enabled: bool | None = None
 
 
 class FrameCounts(BaseModel):
+    """Intake outcomes: each pushed or polled frame is exactly one of these."""
+
     accepted: int = 0
     skipped: int = 0
     failed: int = 0
@@ -57,14 +126,42 @@ class FrameCounts(BaseModel):
 
 class CameraStatus(BaseModel):
     state: Literal["online", "offline"]
+    offline_since: str | None = Field(
+        None,
+        description="offline: since the first failure of the current streak (polled), the last "
+        "frame + INGEST_PUSH_OFFLINE_AFTER_S (pushed), or registration (never a frame)",
+    )
     last_frame_at: str | None = None
     consecutive_errors: int = 0
     last_error: str | None = None
     frames: FrameCounts = FrameCounts()
+    frames_dead: int = Field(
+        0, description="times a frame of this camera went to the dead-letter set (after intake)"
+    )
+    last_dead_reason: str | None = None
+    last_dead_at: str | None = None
 
 
-class Camera(CameraIn):
+class Camera(BaseModel):
+    """A camera as answered: the URL without credentials, the credentials redacted."""
+
+    id: str
+    space_id: str
+    mode: Literal["push", "poll"]
+    snapshot_url: AnyHttpUrl | None = None
+    snapshot_auth: SnapshotAuthView | None = None
+    interval_s: float
+    enabled: bool
     status: CameraStatus | None = None
+
+    @classmethod
+    def view(cls, config: CameraIn, status: CameraStatus | None = None) -> Camera:
+        auth = config.snapshot_auth
+        return cls(
+            **config.model_dump(exclude={"snapshot_auth"}),
+            snapshot_auth=SnapshotAuthView(username=auth.username) if auth else None,
+            status=status,
+        )
 
 
 class CameraList(BaseModel):

@@ -18,11 +18,13 @@ from camera_ingest.cameras import Cameras
 from camera_ingest.clients import AggregatorClient, ClassifierClient, make_client
 from camera_ingest.config import Settings
 from camera_ingest.delivery import Deliverer, RetryPolicy
+from camera_ingest.egress import AddressGuard
 from camera_ingest.errors import StoreUnavailable
 from camera_ingest.intake import Intake
 from camera_ingest.metrics import Metrics
 from camera_ingest.outbox import Outbox
 from camera_ingest.poller import Poller, PollPolicy
+from camera_ingest.snapshots import SnapshotFetcher, make_snapshot_client
 from camera_ingest.store import Redis, connect, ping
 from camera_ingest.workers import WorkerPool
 from shelter_kit.ops import Check
@@ -35,6 +37,7 @@ class Parts:
     settings: Settings
     redis: Redis
     http: httpx.AsyncClient
+    snapshot_http: httpx.AsyncClient
     metrics: Metrics
     outbox: Outbox
     cameras: Cameras
@@ -89,6 +92,7 @@ class Parts:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.http.aclose()
+        await self.snapshot_http.aclose()
         await self.redis.aclose()
 
 
@@ -97,6 +101,11 @@ def build(s: Settings, metrics: Metrics) -> Parts:
     share its registry)."""
     redis = connect(s.redis_url)
     http = make_client(connect_timeout_s=s.connect_timeout_s, request_timeout_s=s.request_timeout_s)
+    # Snapshots have a client of their own: the egress rules apply to cameras, not to downstreams.
+    snapshot_http = make_snapshot_client(
+        connect_timeout_s=s.connect_timeout_s, timeout_s=s.poll_timeout_s
+    )
+    guard = AddressGuard(allow=s.snapshot_allow, timeout_s=s.connect_timeout_s)
     stopping = asyncio.Event()
     outbox = Outbox(
         redis,
@@ -108,7 +117,10 @@ def build(s: Settings, metrics: Metrics) -> Parts:
         retry_after_s=s.retry_after_s,
     )
     cameras = Cameras(
-        redis, offline_after=s.poll_offline_after, push_offline_after_s=s.push_offline_after_s
+        redis,
+        guard=guard,
+        offline_after=s.poll_offline_after,
+        push_offline_after_s=s.push_offline_after_s,
     )
     intake = Intake(
         cameras=cameras, outbox=outbox, metrics=metrics, max_frame_bytes=s.max_frame_bytes
@@ -138,17 +150,18 @@ def build(s: Settings, metrics: Metrics) -> Parts:
     )
     policy = PollPolicy(
         tick_s=s.poll_tick_s,
-        timeout_s=s.poll_timeout_s,
         concurrency=s.poll_concurrency,
         offline_after=s.poll_offline_after,
         backoff_max_s=s.poll_backoff_max_s,
         skip_identical=s.poll_skip_identical,
-        max_frame_bytes=s.max_frame_bytes,
+    )
+    fetcher = SnapshotFetcher(
+        client=snapshot_http, guard=guard, timeout_s=s.poll_timeout_s, max_bytes=s.max_frame_bytes
     )
     poller = Poller(
         cameras=cameras,
         intake=intake,
-        client=http,
+        fetcher=fetcher,
         metrics=metrics,
         policy=policy,
         stopping=stopping,
@@ -157,6 +170,7 @@ def build(s: Settings, metrics: Metrics) -> Parts:
         settings=s,
         redis=redis,
         http=http,
+        snapshot_http=snapshot_http,
         metrics=metrics,
         outbox=outbox,
         cameras=cameras,
