@@ -17,9 +17,11 @@ def test_env_example_is_generated_from_the_current_settings() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_env_example_names_the_required_gateway_keys() -> None:
+def test_env_example_names_the_required_gateway_settings() -> None:
     text = (ROOT / ".env.example").read_text()
-    assert "\nGATEWAY_API_KEYS=\n" in text
+    assert "\nGATEWAY_REDIS_URL=\n" in text  # the key store and the shared rate limits
+    assert "\n# GATEWAY_BOOTSTRAP_ADMIN_KEY=\n" in text
+    assert "\nREDIS_PASSWORD=\n" in text
     for prefix in ("GATEWAY_", "INGEST_", "CLASSIFIER_", "AGGREGATOR_"):
         assert f"\n# {prefix}LOG_LEVEL=" in text  # defaults shown, commented out
 

@@ -1,8 +1,10 @@
 """Static checks of compose.yaml, the Dockerfiles and .dockerignore (no Docker engine needed).
 
 compose.yaml is validated against the compose-spec schema bundled with check-jsonschema (offline),
-then the house rules are asserted: only the gateway publishes a port, every service has a
-healthcheck, every dependency waits for `service_healthy`, every image runs as a non-root user.
+then the house rules are asserted: only the gateway publishes a port, the backends sit on an
+internal network only the gateway bridges, Redis requires a password that every Redis URL
+carries, every service has a healthcheck, every dependency waits for `service_healthy`, every
+image runs as a non-root user, and the gateway's variables are settings it has.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from gateway.config import Settings
 from tests.servers import ROOT
 
 COMPOSE = ROOT / "compose.yaml"
@@ -96,6 +99,45 @@ def test_each_service_has_its_own_redis_db(compose, service, variable, db):
     assert url.endswith(f"/${{{variable.split('_')[0]}_REDIS_DB:-{db}}}")
 
 
+REDIS_URLS = {"camera-ingest": "INGEST_REDIS_URL", "aggregator": "AGGREGATOR_REDIS_URL",
+              "gateway": "GATEWAY_REDIS_URL"}  # fmt: skip
+
+
+def test_redis_requires_the_password_from_env(compose):
+    redis = compose["services"]["redis"]
+    assert redis["environment"]["REDIS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
+    assert '--requirepass "$$REDIS_PASSWORD"' in " ".join(redis["command"])
+    assert '-a "$$REDIS_PASSWORD"' in " ".join(redis["healthcheck"]["test"])
+    for service, variable in REDIS_URLS.items():
+        url = compose["services"][service]["environment"][variable]
+        assert url.startswith("redis://:${REDIS_PASSWORD:?"), f"{service}: no password in {url}"
+        assert "}@${REDIS_HOST:-redis}:6379/" in url
+
+
+def test_backends_are_reachable_only_inside_the_compose_network(compose):
+    networks = compose["networks"]
+    assert networks["backend"]["internal"] is True
+    assert not networks["public"].get("internal")
+    on = {name: set(svc.get("networks", [])) for name, svc in compose["services"].items()}
+    assert on["gateway"] == {"backend", "public"}  # the one bridge between the two
+    for name in ("redis", "classifier", "aggregator"):
+        assert on[name] == {"backend"}, name
+    # camera-ingest also reaches out to the cameras it polls; nothing publishes on `cameras`
+    assert on["camera-ingest"] == {"backend", "cameras"}
+    assert [n for n, members in on.items() if "cameras" in members] == ["camera-ingest"]
+    assert [n for n, members in on.items() if "public" in members] == ["gateway"]
+
+
+def test_the_gateway_keeps_its_keys_and_limits_in_redis(compose):
+    gateway = compose["services"]["gateway"]
+    assert gateway["depends_on"]["redis"] == {"condition": "service_healthy"}
+    env = gateway["environment"]
+    assert "GATEWAY_API_KEYS" not in env  # replaced by the key store
+    assert env["GATEWAY_BOOTSTRAP_ADMIN_KEY"] == "${GATEWAY_BOOTSTRAP_ADMIN_KEY:-}"
+    fields = {f"GATEWAY_{name.upper()}" for name in Settings.model_fields}
+    assert set(env) <= fields, sorted(set(env) - fields)  # every variable is a real setting
+
+
 def test_every_variable_has_a_default_or_says_it_is_required():
     for match in re.finditer(r"\$\{([A-Za-z_][A-Za-z0-9_]*)([^}]*)\}", COMPOSE.read_text()):
         name, rest = match.groups()
@@ -118,6 +160,14 @@ def test_dockerfile_rules(service):
     assert cmd is not None
     assert f'"{PACKAGES[service]}.main:create_app", "--factory"' in cmd.group(1)
     assert f'"--port", "{port}"' in cmd.group(1)
+
+
+def test_the_gateway_image_writes_no_access_log():
+    """An access line holds the query, and the event stream may carry `?api_key=`."""
+    cmd = re.search(r"^CMD (\[.*\])", last_stage(dockerfile("gateway")), re.MULTILINE)
+    assert cmd is not None
+    assert '"--no-access-log"' in cmd.group(1)
+    assert '"--no-proxy-headers"' in cmd.group(1)
 
 
 def test_classifier_runtime_has_no_build_only_packages():

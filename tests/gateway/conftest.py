@@ -1,8 +1,17 @@
-"""Fixtures: three real upstream servers and gateways (real uvicorn) in front of them."""
+"""Fixtures: three real upstream servers, a real Redis of the gateway tests' own, and gateways
+(real uvicorn) in front of them, each with a bootstrap admin key and keys issued through the API.
+
+The Redis is the gateway tests' own (a `RedisServer`, not the session one that `redis_url`
+flushes before each test): a module's gateways keep their keys for the whole module. Each module
+gets its own key prefix, so no module sees another's keys or buckets.
+"""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,11 +21,38 @@ from pydantic import SecretStr
 from gateway.config import Settings
 from gateway.main import create_app
 from tests.gateway.upstreams import Control, ThreadServer, upstream_app
-from tests.servers import free_port
+from tests.servers import RedisServer, free_port
 
 PROBLEM_BASE = "https://shelter-watch.example/problems/"
-KEYS = "reader:rk-1:read,writer:wk-1:write,cam:ck-1:camera,root:ak-1:admin,both:bk-1:read+write"
-READ, WRITE, CAMERA, ADMIN = "rk-1", "wk-1", "ck-1", "ak-1"
+ADMIN = "bootstrap-admin-key-for-the-gateway-tests"  # GATEWAY_BOOTSTRAP_ADMIN_KEY
+HIGH_LIMITS: dict[str, Any] = {
+    f"rate_{who}_{what}": value
+    for who in ("camera", "viewer", "staff", "admin", "address")
+    for what, value in (("rps", 1000.0), ("burst", 10_000))
+}
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Secrets of keys issued through the API (plus the bootstrap admin key)."""
+
+    viewer: str
+    staff: str
+    camera: str  # bound to cam-1 and cam-3
+    other_camera: str  # bound to cam-2
+    admin: str = ADMIN
+
+
+@pytest.fixture(scope="session")
+def gateway_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("gateway-redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def key_prefix() -> str:
+    return f"gw-{uuid.uuid4().hex[:8]}:"
 
 
 @pytest.fixture(scope="module")
@@ -41,23 +77,42 @@ def upstreams(control: Control) -> Iterator[dict[str, str]]:
 GatewayFactory = Callable[..., str]
 
 
+def gateway_settings(
+    upstreams: dict[str, str], redis: RedisServer, prefix: str, **overrides: Any
+) -> dict[str, Any]:
+    """The settings fields of a test gateway (high limits unless a test lowers them)."""
+    return {
+        "redis_url": SecretStr(f"{redis.url}/2"),
+        "key_prefix": prefix,
+        "bootstrap_admin_key": SecretStr(ADMIN),
+        "ingest_url": upstreams["camera-ingest"],
+        "classifier_url": upstreams["classifier"],
+        "aggregator_url": upstreams["aggregator"],
+        **HIGH_LIMITS,
+        "max_frame_bytes": 1000,
+        "openapi_ttl_s": 0.0,
+        **overrides,
+    }
+
+
+def as_env(fields: dict[str, Any]) -> dict[str, str]:
+    """The same settings as GATEWAY_* variables, for a gateway process."""
+
+    def text(value: Any) -> str:
+        return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
+    return {f"GATEWAY_{name.upper()}": text(value) for name, value in fields.items()}
+
+
 @pytest.fixture(scope="module")
-def gateway_factory(upstreams: dict[str, str]) -> Iterator[GatewayFactory]:
+def gateway_factory(
+    upstreams: dict[str, str], gateway_redis: RedisServer, key_prefix: str
+) -> Iterator[GatewayFactory]:
     """Start a gateway (real uvicorn) with these settings overrides; returns its base URL."""
     started: list[ThreadServer] = []
 
     def start(**overrides: Any) -> str:
-        fields: dict[str, Any] = {
-            "api_keys": SecretStr(KEYS),
-            "ingest_url": upstreams["camera-ingest"],
-            "classifier_url": upstreams["classifier"],
-            "aggregator_url": upstreams["aggregator"],
-            "rate_limit_rps": 1000.0,
-            "rate_limit_burst": 1000,
-            "max_body_bytes": 1000,
-            "openapi_ttl_s": 0.0,
-            **overrides,
-        }
+        fields = gateway_settings(upstreams, gateway_redis, key_prefix, **overrides)
         # the gateway is the edge: run as in the image, with --no-proxy-headers
         server = ThreadServer(create_app(Settings(**fields)), proxy_headers=False).start()
         started.append(server)
@@ -71,6 +126,25 @@ def gateway_factory(upstreams: dict[str, str]) -> Iterator[GatewayFactory]:
 @pytest.fixture(scope="module")
 def gateway(gateway_factory: GatewayFactory) -> str:
     return gateway_factory()
+
+
+def issue(gateway: str, role: str, *, admin: str = ADMIN, **fields: Any) -> dict[str, Any]:
+    """Issue a key through the API; returns the answer (id, secret, ...)."""
+    response = httpx.post(gateway + "/api/v1/keys", json={"role": role, **fields},
+                          headers={"X-API-Key": admin}, timeout=10)  # fmt: skip
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+@pytest.fixture(scope="module")
+def keys(gateway: str) -> Keys:
+    return Keys(
+        viewer=issue(gateway, "viewer", label="tests: viewer")["secret"],
+        staff=issue(gateway, "staff", label="tests: staff")["secret"],
+        camera=issue(gateway, "camera", cameras=["cam-1", "cam-3"])["secret"],
+        other_camera=issue(gateway, "camera", cameras=["cam-2"])["secret"],
+    )
 
 
 @pytest.fixture
@@ -97,3 +171,7 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
     assert isinstance(body["detail"], str)
     assert isinstance(body["instance"], str)
     return body
+
+
+def log_lines(path: Path) -> list[str]:
+    return path.read_text(errors="replace").splitlines() if path.exists() else []

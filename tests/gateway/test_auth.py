@@ -1,10 +1,12 @@
-"""API keys and scopes through the running gateway, and the per-key rate limit."""
+"""API keys and roles through the running gateway: how a key is presented, what each role may
+do (the full matrix is test_permissions.py), and the per-key rate limit."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
-from tests.gateway.conftest import ADMIN, CAMERA, READ, WRITE, GatewayFactory, assert_problem
+from tests.gateway.conftest import ADMIN, GatewayFactory, Keys, assert_problem, issue
 
 FRAME = "/api/v1/cameras/cam-1/frame"
 
@@ -19,7 +21,8 @@ def test_no_key_is_401_problem(client):
 @pytest.mark.parametrize(("headers", "code"), [
     ({"X-API-Key": "nope"}, "unknown-api-key"),
     ({"Authorization": "Bearer nope"}, "unknown-api-key"),
-    ({"Authorization": f"Basic {READ}"}, "missing-api-key"),
+    ({"X-API-Key": "sw_" + "A" * 32}, "unknown-api-key"),  # the shape of a key, never issued
+    ({"Authorization": f"Basic {ADMIN}"}, "missing-api-key"),
 ])  # fmt: skip
 def test_unknown_key_is_401(client, headers, code):
     response = client.get("/api/v1/spaces", headers=headers)
@@ -27,62 +30,91 @@ def test_unknown_key_is_401(client, headers, code):
     assert response.headers["www-authenticate"].startswith("Bearer")
 
 
-def test_bearer_key_works(client):
-    response = client.get("/api/v1/spaces", headers={"Authorization": f"Bearer {READ}"})
+def test_bearer_key_works(client, keys: Keys):
+    response = client.get("/api/v1/spaces", headers={"Authorization": f"Bearer {keys.viewer}"})
     assert response.status_code == 200
 
 
 @pytest.mark.parametrize(
-    ("key", "method", "path", "status"),
+    ("who", "method", "path", "status"),
     [
-        (READ, "GET", "/api/v1/spaces", 200),
-        (READ, "POST", "/api/v1/observations", 403),
-        (READ, "PUT", FRAME, 403),
-        (WRITE, "POST", "/api/v1/observations", 200),
-        (WRITE, "DELETE", "/api/v1/cameras/cam-1", 200),
-        (WRITE, "PUT", FRAME, 200),
-        (WRITE, "GET", "/api/v1/spaces", 403),
-        (CAMERA, "PUT", FRAME, 200),
-        (CAMERA, "PUT", "/api/v1/cameras/cam-1", 403),
-        (CAMERA, "POST", FRAME, 403),
-        (CAMERA, "GET", "/api/v1/spaces", 403),
-        (CAMERA, "PUT", "/api/v1/cameras/cam-1/frame/extra", 403),
-        (ADMIN, "GET", "/api/v1/spaces", 200),
-        (ADMIN, "POST", "/api/v1/classifier/predict", 200),
-        (ADMIN, "PUT", FRAME, 200),
-        ("bk-1", "GET", "/api/v1/summary", 200),
-        ("bk-1", "PATCH", "/api/v1/alerts/a1", 200),
+        ("viewer", "GET", "/api/v1/spaces", 200),
+        ("viewer", "PUT", FRAME, 403),
+        ("viewer", "POST", "/api/v1/alerts/a1/ack", 403),
+        ("staff", "POST", "/api/v1/alerts/a1/ack", 200),
+        ("staff", "PATCH", "/api/v1/animals/a1", 200),
+        ("staff", "POST", "/api/v1/classifier/predict", 200),
+        ("staff", "DELETE", "/api/v1/cameras/cam-1", 403),
+        ("staff", "PUT", FRAME, 403),
+        ("staff", "GET", "/api/v1/outbox", 403),
+        ("camera", "PUT", FRAME, 200),
+        ("camera", "PUT", "/api/v1/cameras/cam-3/frame", 200),  # its second camera
+        ("camera", "PUT", "/api/v1/cameras/cam-2/frame", 403),  # not its camera
+        ("camera", "PUT", "/api/v1/cameras/cam-1", 403),
+        ("camera", "POST", FRAME, 403),
+        ("camera", "GET", "/api/v1/cameras/cam-1", 200),
+        ("camera", "GET", "/api/v1/cameras/cam-2", 403),
+        ("camera", "GET", "/api/v1/cameras", 403),
+        ("camera", "GET", "/api/v1/spaces", 403),
+        ("camera", "PUT", "/api/v1/cameras/cam-1/frame/extra", 403),
+        ("other_camera", "PUT", "/api/v1/cameras/cam-2/frame", 200),
+        ("other_camera", "PUT", FRAME, 403),
+        ("admin", "GET", "/api/v1/spaces", 200),
+        ("admin", "DELETE", "/api/v1/cameras/cam-1", 200),
+        ("admin", "PUT", FRAME, 200),
+        ("admin", "PUT", "/api/v1/spaces/k1", 403),  # no row: refused even to admin
     ],
 )
-def test_scopes(client, key, method, path, status):
+def test_roles(client, keys: Keys, who, method, path, status):
+    key = getattr(keys, who)
     response = client.request(method, path, headers={"X-API-Key": key}, content=b"{}")
     assert response.status_code == status, response.text
     if status == 403:
-        assert "scope" in assert_problem(response, 403, "scope-denied")["detail"]
+        detail = assert_problem(response, 403, "permission-denied")["detail"]
+        assert "may not" in detail
+        assert key not in detail
         assert "www-authenticate" not in response.headers
 
 
-@pytest.mark.parametrize(("key", "status"), [(READ, 200), (ADMIN, 200), (WRITE, 403),
-                                             (CAMERA, 403), (None, 401)])  # fmt: skip
-def test_head_needs_the_read_scope(client, key, status):
-    headers = {"X-API-Key": key} if key else {}
+def test_camera_ids_are_compared_decoded(client, keys: Keys):
+    encoded = client.put("/api/v1/cameras/cam%2D1/frame", headers={"X-API-Key": keys.camera},
+                         content=b"x")  # fmt: skip
+    assert encoded.status_code == 200  # %2D is '-': the same camera
+    slash = client.put("/api/v1/cameras/cam-1%2F..%2Fcam-2/frame",
+                       headers={"X-API-Key": keys.camera}, content=b"x")  # fmt: skip
+    assert slash.status_code in (400, 403)
+
+
+@pytest.mark.parametrize(("who", "status"), [("viewer", 200), ("admin", 200), ("staff", 200),
+                                             ("camera", 403), (None, 401)])  # fmt: skip
+def test_head_is_allowed_where_get_is(client, keys: Keys, who, status):
+    headers = {"X-API-Key": getattr(keys, who)} if who else {}
     response = client.head("/api/v1/spaces/k1", headers=headers)
     assert response.status_code == status
     assert response.content == b""
 
 
 def test_rate_limit_429_with_retry_after(gateway_factory: GatewayFactory):
-    import httpx
-
-    url = gateway_factory(rate_limit_rps=0.01, rate_limit_burst=2)
+    url = gateway_factory(key_prefix="gw-limit-429:", rate_viewer_rps=0.01, rate_viewer_burst=2)
+    viewer, other = issue(url, "viewer")["secret"], issue(url, "viewer")["secret"]
     with httpx.Client(base_url=url, timeout=10) as c:
-        statuses = [c.get("/api/v1/summary", headers={"X-API-Key": READ}).status_code
+        statuses = [c.get("/api/v1/summary", headers={"X-API-Key": viewer}).status_code
                     for _ in range(3)]  # fmt: skip
-        limited = c.get("/api/v1/summary", headers={"X-API-Key": READ})
-        other_key = c.get("/api/v1/summary", headers={"X-API-Key": ADMIN})
+        limited = c.get("/api/v1/summary", headers={"X-API-Key": viewer})
+        other_key = c.get("/api/v1/summary", headers={"X-API-Key": other})
     assert statuses == [200, 200, 429]
     body = assert_problem(limited, 429, "rate-limited")
     retry_after = limited.headers["retry-after"]
     assert int(retry_after) >= 1
     assert body["detail"] == f"rate limit exceeded; retry after {retry_after}s"  # they agree
-    assert other_key.status_code == 200  # buckets are per key
+    assert other_key.status_code == 200  # buckets are per key id, even for two keys alike
+
+
+def test_two_keys_with_one_label_have_two_buckets(gateway_factory: GatewayFactory):
+    url = gateway_factory(key_prefix="gw-limit-label:", rate_viewer_rps=0.01, rate_viewer_burst=1)
+    first = issue(url, "viewer", label="front desk")["secret"]
+    second = issue(url, "viewer", label="front desk")["secret"]
+    with httpx.Client(base_url=url, timeout=10) as c:
+        assert c.get("/api/v1/summary", headers={"X-API-Key": first}).status_code == 200
+        assert c.get("/api/v1/summary", headers={"X-API-Key": first}).status_code == 429
+        assert c.get("/api/v1/summary", headers={"X-API-Key": second}).status_code == 200

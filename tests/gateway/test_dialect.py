@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from gateway.proxy import Proxy
-from tests.gateway.conftest import READ, GatewayFactory, assert_problem
+from tests.gateway.conftest import ADMIN, GatewayFactory, assert_problem
 from tests.gateway.upstreams import Control, ThreadServer, kit_upstream_app
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -29,7 +29,7 @@ def kit_gateway(gateway_factory: GatewayFactory) -> Iterator[str]:
 
 
 def get(url: str, **headers: str) -> httpx.Response:
-    return httpx.get(url, headers={"X-API-Key": READ, **headers}, timeout=10)
+    return httpx.get(url, headers={"X-API-Key": ADMIN, **headers}, timeout=10)
 
 
 def test_gateway_404_and_500_are_one_dialect(client, monkeypatch):
@@ -42,7 +42,7 @@ def test_gateway_404_and_500_are_one_dialect(client, monkeypatch):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(Proxy, "open", broken)
-    response = client.get("/api/v1/spaces/k", headers={"X-API-Key": READ})
+    response = client.get("/api/v1/spaces/k", headers={"X-API-Key": ADMIN})
     body = assert_problem(response, 500, "internal-error")
     assert body["instance"] == "/api/v1/spaces/k"
 
@@ -65,14 +65,14 @@ def test_upstream_problems_name_the_public_path_and_the_request_id(
 
 def test_head_through_the_gateway(kit_gateway: str, client, control: Control):
     response = httpx.head(kit_gateway + "/api/v1/classifier/models/m",
-                          headers={"X-API-Key": READ}, timeout=10)  # fmt: skip
+                          headers={"X-API-Key": ADMIN}, timeout=10)  # fmt: skip
     assert (response.status_code, response.content) == (200, b"")
     assert int(response.headers["content-length"]) > 0  # the GET body's length, not sent
     missing = httpx.head(kit_gateway + "/api/v1/classifier/models/missing",
-                         headers={"X-API-Key": READ}, timeout=10)  # fmt: skip
+                         headers={"X-API-Key": ADMIN}, timeout=10)  # fmt: skip
     assert (missing.status_code, missing.content) == (404, b"")
     control.seen.clear()
-    echoed = client.head("/api/v1/spaces/head-1", headers={"X-API-Key": READ})
+    echoed = client.head("/api/v1/spaces/head-1", headers={"X-API-Key": ADMIN})
     assert (echoed.status_code, echoed.content) == (200, b"")
     assert control.seen == [("HEAD", "/v1/spaces/head-1")]  # forwarded as HEAD, not GET
 

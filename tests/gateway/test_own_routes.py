@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from gateway.readiness import READY_CACHE_S
-from tests.gateway.conftest import READ, GatewayFactory, assert_problem
+from tests.gateway.conftest import ADMIN, GatewayFactory, assert_problem
 from tests.gateway.upstreams import Control
 from tests.servers import wait_until
 
@@ -23,7 +23,7 @@ def test_readyz_lists_every_upstream(client):
     response = client.get("/readyz")
     assert response.status_code == 200
     assert response.json() == {"status": "ready", "checks": {
-        "camera-ingest": "ok", "classifier": "ok", "aggregator": "ok"}}  # fmt: skip
+        "camera-ingest": "ok", "classifier": "ok", "aggregator": "ok", "redis": "ok"}}  # fmt: skip
 
 
 def test_readyz_503_when_an_upstream_is_down(gateway_factory: GatewayFactory, dead_url):
@@ -67,7 +67,7 @@ def test_readyz_flood_probes_each_upstream_once_per_second(
 
 
 def test_metrics_count_routes_and_upstreams(client):
-    client.get("/api/v1/spaces/k1", headers={"X-API-Key": READ})
+    client.get("/api/v1/spaces/k1", headers={"X-API-Key": ADMIN})
     text = client.get("/metrics").text
     assert 'http_requests_total{method="GET",route="/api/v1/spaces",status="200"}' in text
     assert 'gateway_upstream_requests_total{outcome="2xx",upstream="aggregator"}' in text
@@ -91,6 +91,14 @@ def test_merged_openapi_has_public_paths_of_every_upstream(client):
     assert "post" in paths["/api/v2/models/{name}/infer"]
     assert not any(p.startswith("/v1") or p.startswith("/v2") for p in paths)
     assert "/api/v1/internal-only" not in paths
+    assert not any(p.startswith("/api/v1/observations") for p in paths)  # internal: not public
+    assert paths["/api/v1/spaces/{space_id}"]["get"]["x-roles"] == ["viewer", "staff", "admin"]
+    assert paths["/api/v1/cameras/{camera_id}/frame"]["put"]["x-roles"] == ["camera", "admin"]
+    keys = paths["/api/v1/keys"]
+    assert set(keys) == {"get", "post"}
+    assert keys["post"]["x-roles"] == ["admin"]
+    assert "security" not in keys["post"]  # the document's: a key is needed
+    assert "requestBody" in keys["post"]
     assert paths["/healthz"]["get"].get("tags") != ["camera-ingest"]  # the gateway's own
     assert paths["/api/v1/spaces/{space_id}"]["get"]["operationId"] == "aggregator_get"
 

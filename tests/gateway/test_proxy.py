@@ -11,24 +11,23 @@ import httpx
 import pytest
 
 from gateway.proxy import Proxy
-from tests.gateway.conftest import ADMIN, READ, WRITE, GatewayFactory, assert_problem
+from tests.gateway.conftest import ADMIN, GatewayFactory, Keys, assert_problem, issue
 from tests.gateway.upstreams import Control
 
 ROUTES = [
-    ("/api/v1/cameras", "camera-ingest", "/v1/cameras"),
-    ("/api/v1/cameras/cam-1", "camera-ingest", "/v1/cameras/cam-1"),
-    ("/api/v1/frames/f-9", "camera-ingest", "/v1/frames/f-9"),
-    ("/api/v1/outbox", "camera-ingest", "/v1/outbox"),
-    ("/api/v1/spaces", "aggregator", "/v1/spaces"),
-    ("/api/v1/spaces/kennel-3", "aggregator", "/v1/spaces/kennel-3"),
-    ("/api/v1/animals/a-1", "aggregator", "/v1/animals/a-1"),
-    ("/api/v1/summary", "aggregator", "/v1/summary"),
-    ("/api/v1/alerts", "aggregator", "/v1/alerts"),
-    ("/api/v1/alerts/al-2", "aggregator", "/v1/alerts/al-2"),
-    ("/api/v1/observations/batch", "aggregator", "/v1/observations/batch"),
-    ("/api/v1/classifier/predict", "classifier", "/v1/predict"),
-    ("/api/v1/classifier/models", "classifier", "/v1/models"),
-    ("/api/v2/models/pets/infer", "classifier", "/v2/models/pets/infer"),
+    ("GET", "/api/v1/cameras", "camera-ingest", "/v1/cameras"),
+    ("GET", "/api/v1/cameras/cam-1", "camera-ingest", "/v1/cameras/cam-1"),
+    ("GET", "/api/v1/frames/f-9", "camera-ingest", "/v1/frames/f-9"),
+    ("GET", "/api/v1/outbox", "camera-ingest", "/v1/outbox"),
+    ("GET", "/api/v1/spaces", "aggregator", "/v1/spaces"),
+    ("GET", "/api/v1/spaces/kennel-3", "aggregator", "/v1/spaces/kennel-3"),
+    ("GET", "/api/v1/animals/a-1", "aggregator", "/v1/animals/a-1"),
+    ("GET", "/api/v1/summary", "aggregator", "/v1/summary"),
+    ("GET", "/api/v1/alerts", "aggregator", "/v1/alerts"),
+    ("POST", "/api/v1/alerts/al-2/ack", "aggregator", "/v1/alerts/al-2/ack"),
+    ("POST", "/api/v1/classifier/predict", "classifier", "/v1/predict"),
+    ("GET", "/api/v1/classifier/models", "classifier", "/v1/models"),
+    ("POST", "/api/v2/models/pets/infer", "classifier", "/v2/models/pets/infer"),
 ]
 SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
@@ -39,16 +38,24 @@ def echo(response: httpx.Response) -> dict[str, Any]:
     return seen
 
 
-@pytest.mark.parametrize(("public", "service", "path"), ROUTES)
-def test_every_prefix_reaches_its_upstream(client, public, service, path):
-    seen = echo(client.get(public, params={"a": "1", "b": "x y"}, headers={"X-API-Key": READ}))
-    assert (seen["service"], seen["path"], seen["method"]) == (service, path, "GET")
+@pytest.mark.parametrize(("method", "public", "service", "path"), ROUTES)
+def test_every_prefix_reaches_its_upstream(client, method, public, service, path):
+    params = {"a": "1", "b": "x y"}
+    seen = echo(client.request(method, public, params=params, headers={"X-API-Key": ADMIN}))
+    assert (seen["service"], seen["path"], seen["method"]) == (service, path, method)
     assert seen["query"] == "a=1&b=x+y"
 
 
-@pytest.mark.parametrize("path", ["/api/v1/unknown", "/api/v1/spacesX", "/api/v3/x", "/nope"])
-def test_unrouted_paths_are_404_problems(client, path):
-    response = client.get(path, headers={"X-API-Key": READ})
+UNROUTED = ["/api/v1/unknown", "/api/v1/spacesX", "/api/v3/x", "/nope", "/api/v1/observations",
+            "/api/v1/observations/batch"]  # fmt: skip
+
+
+@pytest.mark.parametrize("path", UNROUTED)
+def test_unrouted_paths_are_404_problems(client, keys: Keys, path):
+    response = client.post(path, headers={"X-API-Key": ADMIN}, json={})
+    code = "not-found" if path == "/nope" else "route-not-found"  # /nope: no gateway route at all
+    assert assert_problem(response, 404, code)["instance"] == path
+    response = client.get(path, headers={"X-API-Key": keys.viewer})
     code = "not-found" if path == "/nope" else "route-not-found"  # /nope: no gateway route at all
     assert assert_problem(response, 404, code)["instance"] == path
 
@@ -59,28 +66,28 @@ def test_dot_segments_are_refused(gateway):
     assert_problem(response, 400, "bad-path")
 
 
-def test_percent_encoding_is_kept(client):
-    seen = echo(client.get("/api/v1/spaces/a%2Fb", headers={"X-API-Key": READ}))
+def test_percent_encoding_is_kept(client, keys: Keys):
+    seen = echo(client.get("/api/v1/spaces/a%2Fb", headers={"X-API-Key": keys.viewer}))
     assert seen["raw_path"] == "/v1/spaces/a%2Fb"
 
 
-def test_request_id_generated_and_passed_on(client):
-    response = client.get("/api/v1/spaces", headers={"X-API-Key": READ})
+def test_request_id_generated_and_passed_on(client, keys: Keys):
+    response = client.get("/api/v1/spaces", headers={"X-API-Key": keys.viewer})
     sent = echo(response)["headers"]["x-request-id"]
     assert SANE_ID.match(sent)
     assert response.headers["x-request-id"] == sent
 
 
-def test_client_request_id_kept(client):
-    headers = {"X-API-Key": READ, "X-Request-ID": "abc.1-2_3"}
+def test_client_request_id_kept(client, keys: Keys):
+    headers = {"X-API-Key": keys.viewer, "X-Request-ID": "abc.1-2_3"}
     response = client.get("/api/v1/spaces", headers=headers)
     assert echo(response)["headers"]["x-request-id"] == "abc.1-2_3"
     assert response.headers["x-request-id"] == "abc.1-2_3"
 
 
 @pytest.mark.parametrize("bad", ["has space", "x" * 129, "semi;colon", "ümlaut".encode()])
-def test_bad_request_id_replaced(client, bad):
-    headers = {"X-API-Key": READ, "X-Request-ID": bad}
+def test_bad_request_id_replaced(client, keys: Keys, bad):
+    headers = {"X-API-Key": keys.viewer, "X-Request-ID": bad}
     response = client.get("/api/v1/spaces", headers=headers)
     sent = echo(response)["headers"]["x-request-id"]
     assert sent != bad
@@ -88,9 +95,9 @@ def test_bad_request_id_replaced(client, bad):
     assert response.headers["x-request-id"] == sent
 
 
-def test_headers_forwarded_and_hop_headers_dropped(client):
+def test_headers_forwarded_and_hop_headers_dropped(client, keys: Keys):
     headers = {
-        "X-API-Key": WRITE,
+        "X-API-Key": keys.camera,
         "Content-Type": "image/jpeg",
         "Idempotency-Key": "idem-7",
         "X-Forwarded-For": "10.0.0.1",
@@ -111,23 +118,41 @@ def test_headers_forwarded_and_hop_headers_dropped(client):
     assert "authorization" not in got
 
 
-def test_non_ascii_header_values_pass_through_unchanged(client):
+def test_the_verified_key_id_is_passed_on_and_a_client_one_dropped(client, gateway: str):
+    created = issue(gateway, "staff")
+    got = echo(
+        client.post(
+            "/api/v1/classifier/feedback",
+            json={},
+            headers={"X-API-Key": created["secret"], "X-Key-Id": "key_forged"},
+        )
+    )
+    assert got["headers"]["x-key-id"] == created["id"]
+    assert created["secret"] not in str(got["headers"])
+    boot = echo(client.get("/api/v1/spaces", headers={"X-API-Key": ADMIN}))
+    assert boot["headers"]["x-key-id"] == "bootstrap"
+
+
+def test_non_ascii_header_values_pass_through_unchanged(client, keys: Keys):
     """Header values are bytes, read as latin-1 by Starlette: the upstream sees the same bytes."""
-    got = echo(client.get("/api/v1/spaces", headers={"X-API-Key": READ, "Accept": b"t\xe9xt"}))
+    got = echo(client.get("/api/v1/spaces", headers={"X-API-Key": keys.viewer,
+                                                     "Accept": b"t\xe9xt"}))  # fmt: skip
     assert got["headers"]["accept"] == "t\xe9xt"  # the echo decodes latin-1 too: byte 0xE9
-    put = client.put("/api/v1/cameras/cam-1/frame", content=b"x",
-                     headers={"X-API-Key": WRITE, "Idempotency-Key": b"\xe9\xff"})  # fmt: skip
+    headers = {"X-API-Key": keys.camera, "Idempotency-Key": b"\xe9\xff"}
+    put = client.put("/api/v1/cameras/cam-1/frame", content=b"x", headers=headers)
     assert echo(put)["headers"]["idempotency-key"] == "\xe9\xff"
 
 
-def test_unexpected_error_is_a_500_problem_with_the_request_id(client, monkeypatch, caplog):
+def test_unexpected_error_is_a_500_problem_with_the_request_id(
+    client, keys: Keys, monkeypatch, caplog
+):
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internals")
 
     monkeypatch.setattr(Proxy, "open", broken)
     with caplog.at_level(logging.ERROR, logger="shelter_kit.middleware"):
         response = client.get(
-            "/api/v1/spaces", headers={"X-API-Key": READ, "X-Request-ID": "r-500"}
+            "/api/v1/spaces", headers={"X-API-Key": keys.viewer, "X-Request-ID": "r-500"}
         )
     body = assert_problem(response, 500, "internal-error")
     assert body["request_id"] == "r-500"
@@ -139,17 +164,17 @@ def test_unexpected_error_is_a_500_problem_with_the_request_id(client, monkeypat
     assert "RuntimeError" in logged[0].getMessage()
 
 
-def test_location_rewritten_to_public_prefix(client):
+def test_location_rewritten_to_public_prefix(client, keys: Keys):
     response = client.put("/api/v1/cameras/cam-1/frame", content=b"x",
                           params={"status": "202", "location": "/v1/frames/f-1"},
-                          headers={"X-API-Key": WRITE})  # fmt: skip
+                          headers={"X-API-Key": keys.camera})  # fmt: skip
     assert response.status_code == 202
     assert response.headers["location"] == "/api/v1/frames/f-1"
 
 
-def test_upstream_error_status_and_retry_after_pass_through(client):
+def test_upstream_error_status_and_retry_after_pass_through(client, keys: Keys):
     response = client.get("/api/v1/spaces/k", params={"status": "503", "retry_after": "7"},
-                          headers={"X-API-Key": READ})  # fmt: skip
+                          headers={"X-API-Key": keys.viewer})  # fmt: skip
     assert response.status_code == 503
     assert response.headers["retry-after"] == "7"
     assert response.json()["service"] == "aggregator"
@@ -157,7 +182,7 @@ def test_upstream_error_status_and_retry_after_pass_through(client):
 
 def test_declared_oversize_body_is_413(client):
     response = client.put("/api/v1/cameras/c/frame", content=b"x" * 1001,
-                          headers={"X-API-Key": WRITE})  # fmt: skip
+                          headers={"X-API-Key": ADMIN})  # fmt: skip
     assert "1001 bytes" in assert_problem(response, 413, "body-too-large")["detail"]
 
 
@@ -166,7 +191,7 @@ def test_chunked_oversize_body_is_413(client):
         for _ in range(20):
             yield b"y" * 100
 
-    response = client.put("/api/v1/cameras/c/frame", content=chunks(), headers={"X-API-Key": WRITE})
+    response = client.put("/api/v1/cameras/c/frame", content=chunks(), headers={"X-API-Key": ADMIN})
     assert_problem(response, 413, "body-too-large")
 
 
@@ -175,7 +200,7 @@ def test_chunked_body_within_limit_streams_through(client):
         for _ in range(9):
             yield b"z" * 100
 
-    response = client.put("/api/v1/cameras/c/frame", content=chunks(), headers={"X-API-Key": WRITE})
+    response = client.put("/api/v1/cameras/c/frame", content=chunks(), headers={"X-API-Key": ADMIN})
     assert echo(response)["body_len"] == 900
 
 
@@ -189,17 +214,20 @@ def test_down_upstream_is_502_naming_it(gateway_factory: GatewayFactory, dead_ur
     )
 
 
-def test_hanging_upstream_is_504_naming_it(gateway_factory: GatewayFactory):
-    url = gateway_factory(aggregator_timeout_s=0.3)
-    response = httpx.get(url + "/api/v1/spaces/hang", headers={"X-API-Key": READ}, timeout=10)
+def test_hanging_upstream_is_504_naming_it(gateway_factory: GatewayFactory, keys: Keys):
+    url = gateway_factory(read_timeout_s=0.3)
+    response = httpx.get(url + "/api/v1/spaces/hang", headers={"X-API-Key": keys.viewer},
+                         timeout=10)  # fmt: skip
     assert "aggregator" in assert_problem(response, 504, "upstream-timeout")["detail"]
 
 
-def test_sse_events_pass_before_the_stream_ends(gateway_factory: GatewayFactory, control: Control):
-    control.sse_gap_s = 0.6  # longer than the aggregator read timeout: SSE must have none
-    url = gateway_factory(aggregator_timeout_s=0.3)
+def test_sse_events_pass_before_the_stream_ends(
+    gateway_factory: GatewayFactory, control: Control, keys: Keys
+):
+    control.sse_gap_s = 0.6  # longer than the read timeout: SSE must have none
+    url = gateway_factory(read_timeout_s=0.3)
     lines: list[str] = []
-    headers = {"X-API-Key": READ, "Accept": "text/event-stream", "Last-Event-ID": "0"}
+    headers = {"X-API-Key": keys.viewer, "Accept": "text/event-stream", "Last-Event-ID": "0"}
     with httpx.stream("GET", url + "/api/v1/events", headers=headers, timeout=10) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -213,14 +241,14 @@ def test_sse_events_pass_before_the_stream_ends(gateway_factory: GatewayFactory,
     assert control.sse_finished.is_set()
 
 
-def test_sse_accepts_key_in_query_and_strips_it(client):
-    # the echo upstream answers /v1/events as a stream; use a sibling path for the echo
-    response = client.get("/api/v1/events/echo", params={"api_key": READ, "since": "5"})
+def test_sse_accepts_key_in_query_and_strips_it(client, keys: Keys):
+    # ?echo=1: the echo upstream answers /v1/events with the echo instead of a stream
+    response = client.get("/api/v1/events", params={"api_key": keys.viewer, "echo": "1"})
     seen = echo(response)
-    assert seen["query"] == "since=5"
-    assert seen["headers"]["x-forwarded-uri"] == "/api/v1/events/echo?since=5"  # no key either
+    assert seen["query"] == "echo=1"
+    assert seen["headers"]["x-forwarded-uri"] == "/api/v1/events?echo=1"  # no key either
 
 
-def test_query_key_refused_outside_events(client):
-    response = client.get("/api/v1/spaces", params={"api_key": READ})
+def test_query_key_refused_outside_events(client, keys: Keys):
+    response = client.get("/api/v1/spaces", params={"api_key": keys.viewer})
     assert_problem(response, 401, "missing-api-key")

@@ -13,7 +13,7 @@ from gateway.proxy import Upstream
 from gateway.readiness import UpstreamReadiness
 
 pytestmark = pytest.mark.anyio
-UPSTREAMS = {n: Upstream(n, f"http://{n}", 1.0) for n in ("camera-ingest", "classifier")}
+UPSTREAMS = {n: Upstream(n, f"http://{n}") for n in ("camera-ingest", "classifier")}
 
 
 async def test_one_round_per_ttl_shared_by_concurrent_callers():

@@ -9,6 +9,8 @@ problems look like behind the gateway.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -80,9 +82,9 @@ def upstream_app(name: str, control: Control) -> Starlette:
             return JSONResponse({"status": name}, 503 if name in control.not_ready else 200)
         if path == "/openapi.json":
             return JSONResponse(openapi_doc(name))
-        if path.endswith("/hang"):
+        if "hang" in path.split("/"):  # a segment `hang`: wait for the test's release
             await wait_for(control.release, 30)
-        if path.endswith("/events"):
+        if path.endswith("/events") and "echo" not in query:  # ?echo=1: answer like the rest
             return StreamingResponse(sse(), media_type="text/event-stream")
         headers = {k: v for k, v in (("location", query.get("location")),
                                      ("retry-after", query.get("retry_after"))) if v}  # fmt: skip
@@ -148,3 +150,70 @@ class ThreadServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=20)
+
+
+class DroppingFront:
+    """A TCP front for an upstream that closes the first `drops` connections at once (the
+    gateway sees a connection error) and pipes every later one to `target_port`."""
+
+    def __init__(self, target_port: int, *, drops: int) -> None:
+        self.target_port = target_port
+        self.drops = drops
+        self.accepted = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.1)  # the accept loop looks at _closed this often
+        self.port = self._listener.getsockname()[1]
+        self._threads: list[threading.Thread] = []
+        self._sockets: list[socket.socket] = []
+        self._closed = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> DroppingFront:
+        self._spawn(self._accept_loop)
+        return self
+
+    def _spawn(self, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept_loop(self) -> None:
+        while not self._closed.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn.settimeout(None)
+            self.accepted += 1
+            if self.accepted <= self.drops:
+                conn.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self._sockets += [conn, upstream]
+            self._spawn(self._pipe, conn, upstream)
+            self._spawn(self._pipe, upstream, conn)
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+    def stop(self) -> None:
+        self._closed.set()
+        if self._threads:  # the accept loop: no new connection after this
+            self._threads[0].join(timeout=5)
+        self._listener.close()
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        for thread in self._threads:
+            thread.join(timeout=5)

@@ -1,73 +1,39 @@
-"""API keys and scopes. Keys live behind `KeyStore` so a Redis-backed store can replace the
-in-memory one without touching the routes.
+"""Who is calling: the key a request carries, and the verified `Principal` it stands for.
 
-Scopes: `read` (GET/HEAD), `write` (every mutation), `camera` (only PUT /api/v1/cameras/{id}/frame),
-`admin` (everything).
+A key comes in `X-API-Key`, else `Authorization: Bearer`, else (on the event stream only, since
+a browser's EventSource cannot send headers) the `api_key` query parameter, which is never
+forwarded. `Authenticator.verify` checks, in this order: the bootstrap admin key from settings
+(constant-time compare of SHA-256 digests, no Redis), the shape of an issued secret (a guess of
+the wrong shape costs no Redis call), then the key store by the secret's hash, then the expiry.
+
+There is no per-process cache while Redis answers: a revoked or rotated-away secret fails on the
+very next request on every replica. Only while Redis is down does a replica fall back to the
+records it verified itself within `fallback_s` (see fallback.py); a key it never saw is a 503
+then, not a 401: the key may well be valid.
 """
 
 from __future__ import annotations
 
 import hmac
-import re
-from dataclasses import dataclass
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 from urllib.parse import parse_qsl, urlencode
 
-from gateway.errors import ConfigError, MissingApiKey, ScopeDenied, UnknownApiKey
+from gateway.errors import ExpiredApiKey, MissingApiKey, StoreUnavailable, UnknownApiKey
+from gateway.fallback import StoreHealth
+from gateway.keys import BOOTSTRAP_ID, KeyRecord, Principal, digest, looks_like_secret
+from gateway.permissions import Role
 
-SCOPES = frozenset({"read", "write", "camera", "admin"})
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_CAMERA_FRAME = re.compile(r"^/api/v1/cameras/[^/]+/frame$")
-
-
-@dataclass(frozen=True)
-class ApiKey:
-    name: str
-    secret: str
-    scopes: frozenset[str]
-
-    def __repr__(self) -> str:  # never print the secret
-        return f"ApiKey(name={self.name!r}, scopes={sorted(self.scopes)})"
+FALLBACK_ENTRIES = 10_000
 
 
-class KeyStore(Protocol):
-    async def lookup(self, presented: str) -> ApiKey | None: ...
+class SecretLookup(Protocol):
+    def key_by_secret(self, secret_hash: str) -> Awaitable[KeyRecord | None]: ...
 
 
-def parse_api_keys(raw: str) -> tuple[ApiKey, ...]:
-    """Parse `name:key:scope1+scope2,...`; raises ConfigError naming the bad entry (not its key)."""
-    keys: list[ApiKey] = []
-    for index, entry in enumerate(e.strip() for e in raw.split(",")):
-        if not entry:
-            continue
-        parts = entry.split(":")
-        if len(parts) != 3 or not all(parts):
-            raise ConfigError(f"GATEWAY_API_KEYS entry {index} is not name:key:scope1+scope2")
-        name, secret, scope_text = parts
-        scopes = frozenset(scope_text.split("+"))
-        if unknown := scopes - SCOPES:
-            raise ConfigError(f"GATEWAY_API_KEYS entry {name!r}: unknown scopes {sorted(unknown)}")
-        keys.append(ApiKey(name=name, secret=secret, scopes=scopes))
-    if not keys:
-        raise ConfigError("GATEWAY_API_KEYS holds no key")
-    return tuple(keys)
-
-
-class StaticKeyStore:
-    """Keys from settings. Compares against every key in constant time (hmac.compare_digest)."""
-
-    def __init__(self, keys: tuple[ApiKey, ...]) -> None:
-        self._keys = keys
-
-    async def lookup(self, presented: str) -> ApiKey | None:
-        found: ApiKey | None = None
-        for key in self._keys:
-            if hmac.compare_digest(key.secret.encode(), presented.encode()):
-                found = key
-        return found
-
-
-def presented_key(headers: dict[str, str], query_key: str | None) -> str | None:
+def presented_key(headers: Mapping[str, str], query_key: str | None) -> str | None:
     """The key a request carries: X-API-Key, else Authorization: Bearer, else the query key."""
     if value := headers.get("x-api-key", "").strip():
         return value
@@ -77,32 +43,68 @@ def presented_key(headers: dict[str, str], query_key: str | None) -> str | None:
     return query_key or None
 
 
-def required_scopes(method: str, path: str) -> frozenset[str]:
-    """The scopes any one of which lets `method path` through."""
-    if method in SAFE_METHODS:
-        return frozenset({"read", "admin"})
-    if method == "PUT" and _CAMERA_FRAME.match(path):
-        return frozenset({"camera", "write", "admin"})
-    return frozenset({"write", "admin"})
-
-
-async def authorize(store: KeyStore, presented: str | None, method: str, path: str) -> ApiKey:
-    if presented is None:
-        raise MissingApiKey("an API key is required (X-API-Key or Authorization: Bearer)")
-    key = await store.lookup(presented)
-    if key is None:
-        raise UnknownApiKey("unknown API key")
-    needed = required_scopes(method, path)
-    if not key.scopes & needed:
-        raise ScopeDenied(f"key {key.name!r} needs one of the scopes {sorted(needed)} for {method}")
-    return key
-
-
 def split_query_key(query: str, *, allowed: bool) -> tuple[str | None, str]:
-    """Take `api_key` out of a query string (only where `allowed`: the SSE route, since
-    EventSource cannot send headers). Returns (key, the query to forward)."""
+    """Take `api_key` out of a query string (only where `allowed`: the SSE route). Returns
+    (key, the query to forward)."""
     if not allowed or "api_key=" not in query:
         return None, query
     pairs = parse_qsl(query, keep_blank_values=True)
     key = next((v for k, v in pairs if k == "api_key"), None)
     return key, urlencode([(k, v) for k, v in pairs if k != "api_key"])
+
+
+class Authenticator:
+    def __init__(
+        self,
+        store: SecretLookup,
+        health: StoreHealth,
+        *,
+        bootstrap_key: str | None,
+        fallback_s: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._health = health
+        self._bootstrap = digest(bootstrap_key).encode() if bootstrap_key else None
+        self._fallback_s = fallback_s
+        self._clock = clock
+        self._known: OrderedDict[str, tuple[KeyRecord, float]] = OrderedDict()
+
+    async def verify(self, presented: str | None) -> Principal:
+        if not presented:
+            raise MissingApiKey("an API key is required (X-API-Key or Authorization: Bearer)")
+        secret_hash = digest(presented)
+        if self._bootstrap and hmac.compare_digest(secret_hash.encode(), self._bootstrap):
+            return Principal(BOOTSTRAP_ID, Role.ADMIN)
+        if not looks_like_secret(presented):
+            raise UnknownApiKey("unknown API key")
+        record = await self._lookup(secret_hash)
+        if record is None:
+            raise UnknownApiKey("unknown API key")
+        if record.expired(self._clock()):
+            raise ExpiredApiKey(f"API key {record.id} has expired")
+        return Principal.of(record)
+
+    async def _lookup(self, secret_hash: str) -> KeyRecord | None:
+        try:
+            record = await self._health.call(lambda: self._store.key_by_secret(secret_hash))
+        except StoreUnavailable:
+            return self._last_known(secret_hash)
+        self._remember(secret_hash, record)
+        return record
+
+    def _remember(self, secret_hash: str, record: KeyRecord | None) -> None:
+        if record is None:  # revoked or rotated away: never fall back to it
+            self._known.pop(secret_hash, None)
+            return
+        self._known[secret_hash] = (record, self._clock())
+        self._known.move_to_end(secret_hash)
+        while len(self._known) > FALLBACK_ENTRIES:
+            self._known.popitem(last=False)
+
+    def _last_known(self, secret_hash: str) -> KeyRecord:
+        known = self._known.get(secret_hash)
+        if known is None or self._fallback_s <= 0 or self._clock() - known[1] > self._fallback_s:
+            raise StoreUnavailable("cannot verify this API key while the key store is down")
+        self._health.fallback("keys")
+        return known[0]

@@ -3,41 +3,50 @@ statuses, and shelter-kit names each problem after its class (`RouteNotFound` ->
 `https://shelter-watch.example/problems/route-not-found`, title "Route not found").
 
 GatewayError
-├── ConfigError              bad GATEWAY_API_KEYS entry (raised at start-up, never in a request)
 ├── RouteNotFound            no public prefix matches the path                          404
 ├── BadPath                  dot segments or other unsafe path parts                    400
 ├── AuthError
 │   ├── Unauthenticated      (answered with WWW-Authenticate)                           401
 │   │   ├── MissingApiKey    no X-API-Key / Authorization: Bearer
-│   │   └── UnknownApiKey    a key that matches no configured key
-│   └── ScopeDenied          a known key without the scope the route needs              403
-├── RateLimited              the key's token bucket is empty (carries retry_after_s)    429
+│   │   ├── UnknownApiKey    a key that matches no key (never issued, revoked, rotated away)
+│   │   └── ExpiredApiKey    a key past its expiry
+│   └── PermissionDenied     a known key whose role does not allow the route            403
+├── KeyNotFound              no issued key has that id (the key admin routes)           404
+├── RateLimited              the key's or the address's bucket is empty                 429
 └── UpstreamError            (carries the upstream's name)
     ├── UpstreamUnavailable  connect error / connection dropped                         502
+    ├── UpstreamCircuitOpen  the upstream's breaker is open (carries retry_after_s)     503
     └── UpstreamTimeout      connect or read timeout                                    504
 
-BodyTooLarge                 request body over GATEWAY_MAX_BODY_BYTES                   413
-                             (shelter-kit's own, raised by its bounded reader; re-exported here)
+shelter-kit's own, mapped by it:
+BodyTooLarge                 request body over its route's limit                        413
+StoreUnavailable             Redis is down where no fallback exists (issuing a key, or  503
+                             a key this process has not verified before)
+
+No message ever carries a presented key or a secret: they name key ids and roles only.
 """
 
 from __future__ import annotations
 
 import math
 
-from shelter_kit.errors import BodyTooLarge
+from shelter_kit.errors import BodyTooLarge, StoreUnavailable
 
 __all__ = [
     "AuthError",
     "BadPath",
     "BodyTooLarge",
-    "ConfigError",
+    "ExpiredApiKey",
     "GatewayError",
+    "KeyNotFound",
     "MissingApiKey",
+    "PermissionDenied",
     "RateLimited",
     "RouteNotFound",
-    "ScopeDenied",
+    "StoreUnavailable",
     "Unauthenticated",
     "UnknownApiKey",
+    "UpstreamCircuitOpen",
     "UpstreamError",
     "UpstreamTimeout",
     "UpstreamUnavailable",
@@ -46,10 +55,6 @@ __all__ = [
 
 class GatewayError(Exception):
     """Base of every error the gateway raises on purpose."""
-
-
-class ConfigError(GatewayError):
-    pass
 
 
 class RouteNotFound(GatewayError):
@@ -78,8 +83,21 @@ class UnknownApiKey(Unauthenticated):
     pass
 
 
-class ScopeDenied(AuthError):
+class ExpiredApiKey(Unauthenticated):
     pass
+
+
+class PermissionDenied(AuthError):
+    pass
+
+
+class KeyNotFound(GatewayError):
+    pass
+
+
+def _whole_seconds(wait_s: float) -> int:
+    """Retry-After counts whole seconds, at least one."""
+    return max(1, math.ceil(wait_s))
 
 
 class RateLimited(GatewayError):
@@ -88,7 +106,7 @@ class RateLimited(GatewayError):
 
     def __init__(self, wait_s: float) -> None:
         self.wait_s = wait_s
-        self.retry_after_s = max(1, math.ceil(wait_s))
+        self.retry_after_s = _whole_seconds(wait_s)
         super().__init__(f"rate limit exceeded; retry after {self.retry_after_s}s")
 
 
@@ -100,6 +118,14 @@ class UpstreamError(GatewayError):
 
 class UpstreamUnavailable(UpstreamError):
     pass
+
+
+class UpstreamCircuitOpen(UpstreamError):
+    def __init__(self, upstream: str, wait_s: float) -> None:
+        self.retry_after_s = _whole_seconds(wait_s)
+        super().__init__(
+            upstream, f"circuit open after repeated failures; retry after {self.retry_after_s}s"
+        )
 
 
 class UpstreamTimeout(UpstreamError):

@@ -1,9 +1,11 @@
 """One OpenAPI document for the whole public API.
 
-`merge` is pure: it keeps only the upstream paths the gateway exposes, rewritten to their public
-prefixes, prefixes an upstream's component with the service name where another document defines
-the same name differently (the gateway's own components keep their names), tags every operation
-with its service, marks the gateway's own operations public (no key) and adds the API key
+`merge` is pure: it keeps only the upstream operations the gateway lets through (a public prefix
+in `routes` AND a row in `permissions`: an upstream route without a row is not advertised, as it
+is not proxied), rewritten to their public paths, each with `x-roles` (the roles that may call
+it); prefixes an upstream's component with the service name where another document defines the
+same name differently (the gateway's own components keep their names), tags every operation with
+its service, marks the gateway's own public operations public (no key) and adds the API key
 security schemes. `OpenApiCache` fetches the upstream documents with a
 TTL and tolerates an upstream that is down (its paths are left out until it answers).
 """
@@ -19,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from gateway.permissions import documented, roles_allowed
 from gateway.routes import public_path
 from shelter_kit.context import outbound_headers
 
@@ -62,8 +65,11 @@ def merge(own: Doc, upstream_docs: Mapping[str, Doc]) -> Doc:
     """The public document: `own` (the gateway's routes) plus every upstream's exposed paths."""
     merged = copy.deepcopy(own)
     paths: Doc = merged.setdefault("paths", {})
-    for item in paths.values():  # the gateway's own routes need no key
-        for operation in item.values():
+    for path, item in list(paths.items()):
+        if path.startswith("/api/"):  # the key store: admin keys only
+            paths[path] = _with_roles(path, item)
+            continue
+        for operation in item.values():  # /healthz, /readyz, /metrics, ...: no key
             if isinstance(operation, dict) and "responses" in operation:
                 operation["security"] = []
     components: Doc = merged.setdefault("components", {})
@@ -82,8 +88,9 @@ def merge(own: Doc, upstream_docs: Mapping[str, Doc]) -> Doc:
                 components.setdefault(kind, {}).setdefault(new, body)
         for path, item in doc.get("paths", {}).items():
             public = public_path(service, path)
-            if public is not None:
-                paths[public] = _tag_operations(service, item)
+            kept = _with_roles(public, _tag_operations(service, item)) if public else None
+            if public and kept:
+                paths[public] = kept
     components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
     merged["security"] = [{"ApiKeyHeader": []}, {"BearerAuth": []}]
     merged["openapi"] = own.get("openapi", "3.1.0")
@@ -99,6 +106,21 @@ def _tag_operations(service: str, item: Doc) -> Doc:
                 operation["operationId"] = f"{service}_{operation['operationId']}"
         out[method] = operation
     return out
+
+
+def _with_roles(path: str, item: Doc) -> Doc:
+    """The operations of `item` that a permission row lets through, each with its roles (and
+    the path's shared members, such as `parameters`); {} when none is let through."""
+    out: Doc = {}
+    shared: Doc = {}
+    for method, operation in item.items():
+        if not (isinstance(operation, dict) and "responses" in operation):
+            shared[method] = operation
+            continue
+        route = documented(method, path)
+        if route is not None:
+            out[method] = {**operation, "x-roles": [r.value for r in roles_allowed(route)]}
+    return {**shared, **out} if out else {}
 
 
 class OpenApiCache:
@@ -128,7 +150,7 @@ class OpenApiCache:
             response = await self._client.get(url, timeout=self._timeout, headers=headers)
             response.raise_for_status()
             doc = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            log.warning("openapi of %s unavailable: %r", name, exc)
+        except (httpx.HTTPError, ValueError) as exc:  # the type only: a message may hold the URL
+            log.warning("openapi of %s unavailable (%s)", name, type(exc).__name__)
             return None
         return doc if isinstance(doc, dict) else None

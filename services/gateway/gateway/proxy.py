@@ -1,8 +1,16 @@
 """Forwarding to the upstreams over one shared `httpx.AsyncClient`, streaming both ways.
 
-The request body streams through shelter-kit's bounded reader; the response streams back chunk by
-chunk, so server-sent events reach the client as they are written. Transport errors become
-UpstreamUnavailable (502) and timeouts UpstreamTimeout (504), each naming the upstream.
+The request body streams through shelter-kit's bounded reader (the limit is the route's, by its
+kind); the response streams back chunk by chunk, so server-sent events reach the client as they
+are written. The timeout is the route's too (none for reading the event stream).
+
+Upstream hygiene: transport errors become UpstreamUnavailable (502), timeouts UpstreamTimeout
+(504), an open circuit UpstreamCircuitOpen (503 + Retry-After), each naming the upstream, never
+its URL. A request is retried (`retries` times, after `backoff_s`) only when it is idempotent
+(GET, HEAD, or PUT with an Idempotency-Key, whose body is therefore read first, within the
+route's limit, so it can be sent again), and only on a connection error: never on a timeout (the
+upstream may still be working on it) nor on any answer. Each upstream has its breaker
+(`breaker.py`); every attempt counts towards it.
 
 Each forwarded request carries the request context (X-Request-ID, a valid W3C `traceparent`) and
 `X-Forwarded-Uri`, the public path and query the client called, so an upstream's problem
@@ -11,6 +19,7 @@ Each forwarded request carries the request context (X-Request-ID, a valid W3C `t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -18,7 +27,9 @@ from dataclasses import dataclass
 
 import httpx
 
-from gateway.errors import UpstreamTimeout, UpstreamUnavailable
+from gateway.breaker import CircuitBreaker
+from gateway.config import Profile
+from gateway.errors import UpstreamCircuitOpen, UpstreamTimeout, UpstreamUnavailable
 from gateway.metrics import UpstreamMetrics, outcome_of
 from gateway.routes import Target, rewrite_location
 from shelter_kit.bodies import bounded, check_declared_length
@@ -26,12 +37,15 @@ from shelter_kit.context import FORWARDED_URI_HEADER, outbound_headers
 
 log = logging.getLogger(__name__)
 
+KEY_ID_HEADER = "x-key-id"
 # inference-header-content-length: Triton's binary tensor extension on /api/v2 (tritonclient).
 REQUEST_HEADERS = (
     "content-type",
     "content-length",
     "idempotency-key",
     "last-event-id",
+    "if-none-match",
+    "if-modified-since",
     "accept",
     "inference-header-content-length",
 )
@@ -46,6 +60,8 @@ RESPONSE_HEADERS = (
     "last-modified",
     "allow",
     "inference-header-content-length",
+    "x-frame-id",  # camera-ingest's frame images: which frame, captured when
+    "x-captured-at",
 )
 
 
@@ -53,11 +69,11 @@ RESPONSE_HEADERS = (
 class Upstream:
     name: str
     base_url: str
-    timeout_s: float
 
 
 @dataclass
 class UpstreamReply:
+    upstream: str
     status: int
     headers: list[tuple[str, str]]
     response: httpx.Response
@@ -67,7 +83,7 @@ class UpstreamReply:
             async for chunk in self.response.aiter_raw():
                 yield chunk
         except httpx.HTTPError as exc:  # the upstream dropped mid-body: end the stream, say so
-            log.warning("upstream body ended early: %r", exc)
+            log.warning("upstream body ended early (%s)", type(exc).__name__)
 
     async def aclose(self) -> None:
         await self.response.aclose()
@@ -86,11 +102,19 @@ def request_body(
 
 
 def forwarded_headers(
-    headers: Mapping[str, str], *, client_ip: str | None, scheme: str, public_uri: str
+    headers: Mapping[str, str],
+    *,
+    client_ip: str | None,
+    scheme: str,
+    public_uri: str,
+    key_id: str,
 ) -> dict[str, str]:
-    """What the upstream gets: the allow-listed client headers, the request context, and the
-    X-Forwarded-* trio (For appended to, Proto kept, Uri = what the client called)."""
+    """What the upstream gets: the allow-listed client headers, the request context, the
+    X-Forwarded-* trio (For appended to, Proto kept, Uri = what the client called) and the
+    verified caller's key id (X-Key-Id: the classifier records who changed a deployment). A
+    client's own X-Key-Id, like every header not allow-listed, is dropped."""
     out = {name: headers[name] for name in REQUEST_HEADERS if name in headers}
+    out[KEY_ID_HEADER] = key_id
     out["accept-encoding"] = headers.get("accept-encoding", "identity")
     out.update(outbound_headers())
     forwarded = [v for v in (headers.get("x-forwarded-for"), client_ip) if v]
@@ -101,29 +125,45 @@ def forwarded_headers(
     return out
 
 
+IDEMPOTENT = frozenset({"GET", "HEAD"})
+RETRIED_ERRORS = (httpx.NetworkError, httpx.RemoteProtocolError)  # no answer, not a timeout
+
+
+def idempotent(method: str, headers: Mapping[str, str]) -> bool:
+    """GET, HEAD, and a PUT the upstream dedupes by its Idempotency-Key (camera-ingest does)."""
+    return method in IDEMPOTENT or (method == "PUT" and "idempotency-key" in headers)
+
+
 class Proxy:
     def __init__(
         self,
         client: httpx.AsyncClient,
         upstreams: Mapping[str, Upstream],
+        breakers: Mapping[str, CircuitBreaker],
         *,
         connect_timeout_s: float,
+        retries: int,
+        backoff_s: float,
         metrics: UpstreamMetrics,
     ) -> None:
         self._client = client
         self._upstreams = upstreams
+        self._breakers = breakers
         self._connect = connect_timeout_s
+        self._retries = retries
+        self._backoff = backoff_s
         self._metrics = metrics
 
-    def _timeout(self, upstream: Upstream, streaming: bool) -> httpx.Timeout:
-        if streaming:  # SSE: wait for events forever, but not for the connection
-            return httpx.Timeout(upstream.timeout_s, connect=self._connect, read=None)
-        return httpx.Timeout(upstream.timeout_s, connect=self._connect)
+    def _timeout(self, profile: Profile) -> httpx.Timeout:
+        if profile.stream:  # SSE: wait for events forever, but not for the connection
+            return httpx.Timeout(profile.timeout_s, connect=self._connect, read=None)
+        return httpx.Timeout(profile.timeout_s, connect=self._connect)
 
     async def open(
         self,
         *,
         target: Target,
+        profile: Profile,
         method: str,
         query: str,
         headers: Mapping[str, str],
@@ -131,32 +171,70 @@ class Proxy:
     ) -> UpstreamReply:
         """Send the request and return once the upstream's status and headers have arrived."""
         upstream = self._upstreams[target.rule.upstream]
-        url = upstream.base_url + target.path + (f"?{query}" if query else "")
+        retries = self._retries if idempotent(method, headers) else 0
+        content: AsyncIterator[bytes] | bytes | None = body
+        if retries and body is not None:  # kept (within the route's limit) so it can be resent
+            content = b"".join([chunk async for chunk in body])
+        for attempt in range(retries + 1):
+            try:
+                return await self._attempt(upstream, target, profile, method, query, headers,
+                                           content)  # fmt: skip
+            except UpstreamUnavailable as exc:
+                if attempt == retries or not isinstance(exc.__cause__, RETRIED_ERRORS):
+                    raise
+            await asyncio.sleep(self._backoff * (attempt + 1))
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    async def _attempt(
+        self,
+        upstream: Upstream,
+        target: Target,
+        profile: Profile,
+        method: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: AsyncIterator[bytes] | bytes | None,
+    ) -> UpstreamReply:
+        breaker = self._breakers[upstream.name]
+        try:
+            breaker.admit()
+        except UpstreamCircuitOpen:
+            self._metrics.requests.labels(upstream.name, "circuit_open").inc()
+            raise
         request = self._client.build_request(
             method,
-            url,
+            upstream.base_url + target.path + (f"?{query}" if query else ""),
             # bytes, not str: Starlette decoded them as latin-1, and httpx would encode a str as
             # ASCII (UnicodeEncodeError on any other byte); this way they pass through unchanged
             headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
             content=body,
-            timeout=self._timeout(upstream, target.rule.streaming),
+            timeout=self._timeout(profile),
         )
         started = time.perf_counter()
         try:
             response = await self._client.send(request, stream=True)
         except httpx.TimeoutException as exc:
-            self._metrics.observe(upstream.name, "timeout", time.perf_counter() - started)
+            self._failed(breaker, "timeout", started)
             raise UpstreamTimeout(upstream.name, f"timed out ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
-            self._metrics.observe(upstream.name, "unreachable", time.perf_counter() - started)
+            self._failed(breaker, "unreachable", started)
             raise UpstreamUnavailable(upstream.name, f"unreachable ({type(exc).__name__})") from exc
-        outcome = outcome_of(response.status_code)
-        self._metrics.observe(upstream.name, outcome, time.perf_counter() - started)
+        except BaseException:
+            breaker.abandon()
+            raise
+        breaker.success()
+        self._metrics.observe(upstream.name, outcome_of(response.status_code),
+                              time.perf_counter() - started)  # fmt: skip
         return UpstreamReply(
+            upstream=upstream.name,
             status=response.status_code,
             headers=_reply_headers(upstream.name, response.headers),
             response=response,
         )
+
+    def _failed(self, breaker: CircuitBreaker, outcome: str, started: float) -> None:
+        breaker.failure()
+        self._metrics.observe(breaker.upstream, outcome, time.perf_counter() - started)
 
 
 def _reply_headers(upstream: str, headers: httpx.Headers) -> list[tuple[str, str]]:

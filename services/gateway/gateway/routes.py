@@ -1,6 +1,9 @@
-"""The route table: public prefix -> (upstream, upstream prefix). Pure: no I/O, no framework.
+"""The proxy table: public prefix -> (upstream, upstream prefix). Pure: no I/O, no framework.
 
-Matching is by whole path segments, so `/api/v1/spacesX` matches nothing.
+Matching is by whole path segments, so `/api/v1/spacesX` matches nothing. A path under no prefix
+is a 404 `route-not-found`; under a prefix, `permissions.ROUTES` still decides whether it is let
+through. The aggregator's `/v1/observations` (called by camera-ingest only) has no prefix here:
+it is not public at all, and not in the merged OpenAPI either.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ class Rule:
     public: str
     upstream: str
     target: str
-    streaming: bool = False  # no read timeout (server-sent events)
 
 
 RULES: tuple[Rule, ...] = (
@@ -30,8 +32,7 @@ RULES: tuple[Rule, ...] = (
     Rule("/api/v1/animals", AGGREGATOR, "/v1/animals"),
     Rule("/api/v1/summary", AGGREGATOR, "/v1/summary"),
     Rule("/api/v1/alerts", AGGREGATOR, "/v1/alerts"),
-    Rule(EVENTS_PATH, AGGREGATOR, "/v1/events", streaming=True),
-    Rule("/api/v1/observations", AGGREGATOR, "/v1/observations"),
+    Rule(EVENTS_PATH, AGGREGATOR, "/v1/events"),
     Rule("/api/v1/classifier", CLASSIFIER, "/v1"),
     Rule("/api/v2", CLASSIFIER, "/v2"),
 )

@@ -73,7 +73,7 @@ function renderAlerts(alerts) {
 }
 
 async function refresh() {
-  if (!apiKey()) return showError("Enter an API key (scope read) to see the shelter.");
+  if (!apiKey()) return showError("Enter an API key (role viewer, staff or admin) to see the shelter.");
   try {
     const [summary, spaces, alerts] = await Promise.all(
       ["/api/v1/summary", "/api/v1/spaces", "/api/v1/alerts?status=active"].map(getJson));
