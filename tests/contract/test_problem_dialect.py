@@ -62,6 +62,18 @@ def aggregator_app(redis_url: str, model_dir: Path) -> FastAPI:
     return create_app(Settings(redis_url=f"{redis_url}/1"))
 
 
+ADMIN = {"x-api-key": "contract-admin-key"}
+
+
+def gateway_app(redis_url: str, model_dir: Path) -> FastAPI:
+    from gateway.config import Settings
+    from gateway.main import create_app
+
+    return create_app(
+        Settings(redis_url=f"{redis_url}/2", bootstrap_admin_key="contract-admin-key")
+    )
+
+
 CASES = [
     Case(
         "camera-ingest",
@@ -87,6 +99,14 @@ CASES = [
         "shelter",
         ("GET", "/v1/summary"),
     ),
+    Case(
+        "gateway",
+        gateway_app,
+        ("GET", "/api/v1/no-such-route", {"headers": ADMIN}),
+        ("POST", "/api/v1/keys", {"json": {"role": "ruler"}, "headers": ADMIN}),
+        "keys",
+        ("GET", "/api/v1/keys"),
+    ),
 ]
 
 
@@ -104,11 +124,14 @@ def assert_dialect(response: httpx.Response, status: int) -> dict[str, Any]:
     return body
 
 
-async def wait_ready(client: httpx.AsyncClient) -> None:
-    """The classifier loads its models on a thread after start-up: wait for /readyz (a deadline)."""
+async def wait_ready(client: httpx.AsyncClient, *, gateway: bool) -> None:
+    """The classifier loads its models on a thread after start-up: wait for /readyz (a deadline).
+    The gateway alone here has no upstreams, so it is live but never ready."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 60
-    while (await client.get("/readyz")).status_code != 200:
+    while (await client.get("/healthz")).status_code != 200 or (
+        (await client.get("/readyz")).status_code != 200 and not gateway
+    ):
         assert loop.time() < deadline, "not ready within 60 s"
         await asyncio.sleep(0.05)
 
@@ -123,12 +146,15 @@ async def test_every_service_speaks_one_problem_dialect(
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://svc") as client,
     ):
-        await wait_ready(client)
+        await wait_ready(client, gateway=case.name == "gateway")
         method, path, kwargs = case.not_found
-        headers = {"x-request-id": f"{case.name}-404", "x-forwarded-uri": f"/api{path}"}
+        kwargs = dict(kwargs)
+        public = path if case.name == "gateway" else f"/api{path}"  # the gateway is the edge
+        headers = {"x-request-id": f"{case.name}-404", "x-forwarded-uri": public}
+        headers |= kwargs.pop("headers", {})
         body = assert_dialect(await client.request(method, path, headers=headers, **kwargs), 404)
         assert body["request_id"] == f"{case.name}-404"
-        assert body["instance"] == f"/api{path}"
+        assert body["instance"] == public
 
         method, path, kwargs = case.invalid
         body = assert_dialect(await client.request(method, path, **kwargs), 422)
@@ -136,7 +162,7 @@ async def test_every_service_speaks_one_problem_dialect(
 
         setattr(app.state, case.part, Broken())
         method, path = case.uses_part
-        body = assert_dialect(await client.request(method, path), 500)
+        body = assert_dialect(await client.request(method, path, headers=ADMIN), 500)
         assert body["type"].endswith("/internal-error")
         assert "forced failure" not in body["detail"]  # the exception text stays in the log
         assert body["request_id"] in body["detail"]
