@@ -29,13 +29,14 @@ class Ports:
     ingest: int = 8001
     classifier: int = 8002
     aggregator: int = 8003
+    batch: int = 8004
     sim: int = 8009
     redis: int = 6399
 
     @classmethod
     def from_base(cls, base: int, redis: int) -> Ports:
-        """The gateway on `base`, the services on the next three, the simulator on `base + 9`."""
-        return cls(base, base + 1, base + 2, base + 3, base + 9, redis)
+        """The gateway on `base`, the services on the next four, the simulator on `base + 9`."""
+        return cls(base, base + 1, base + 2, base + 3, base + 4, base + 9, redis)
 
     def by_process(self) -> dict[str, int]:
         return {
@@ -43,6 +44,7 @@ class Ports:
             "camera-ingest": self.ingest,
             "classifier": self.classifier,
             "aggregator": self.aggregator,
+            "batch": self.batch,
             "camera-sim": self.sim,
             "redis": self.redis,
         }

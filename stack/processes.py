@@ -30,6 +30,7 @@ SERVICE_DIRS = {
     "classifier": ROOT / "services" / "classifier",
     "aggregator": ROOT / "services" / "aggregator",
     "gateway": ROOT / "services" / "gateway",
+    "batch": ROOT / "services" / "batch",
 }
 T = TypeVar("T")
 log = logging.getLogger(__name__)

@@ -1,6 +1,7 @@
 """Fixtures for camera-ingest: a real small downstream HTTP server (classifier + aggregator
 contracts, recording every call, told to fail on demand) and the ingest app in-process with its
-lifespan running, against the real Redis of `redis_url`."""
+lifespan running, against the real Redis of `redis_url`. Every app of these tests archives into
+the test's own folder (`archive_dir`, set as INGEST_ARCHIVE_DIR), never into the repo's var/."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -198,6 +200,14 @@ class SnapshotServer:
         self.thread.join(timeout=10)
 
 
+@pytest.fixture(autouse=True)
+def archive_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The archive folder of every app this test builds (read by `Settings()` from the env)."""
+    folder = tmp_path / "frames"
+    monkeypatch.setenv("INGEST_ARCHIVE_DIR", str(folder))
+    return folder
+
+
 def fast_settings(redis_url: str, downstream_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "redis_url": redis_url,
@@ -295,3 +305,31 @@ async def frame_status(client: httpx.AsyncClient, frame_id: str) -> str:
     response = await client.get(f"/v1/frames/{frame_id}")
     assert response.status_code == 200, response.text
     return response.json()["status"]  # type: ignore[no-any-return]
+
+
+async def push(
+    client: httpx.AsyncClient, camera: str, data: bytes, content_type: str = "image/jpeg"
+) -> str:
+    """Push one frame; its id."""
+    response = await client.put(
+        f"/v1/cameras/{camera}/frame", content=data, headers={"Content-Type": content_type}
+    )
+    assert response.status_code == 202, response.text
+    return response.json()["frame_id"]  # type: ignore[no-any-return]
+
+
+async def wait_delivered(client: httpx.AsyncClient, *frame_ids: str) -> None:
+    async def all_delivered() -> bool:
+        return all([await frame_status(client, f) == "delivered" for f in frame_ids])
+
+    await eventually(all_delivered, what=f"{len(frame_ids)} frames delivered")
+
+
+def files_on_disk(folder: Path) -> dict[str, int]:
+    """Every file under `folder` (temporary ones too) and its real size."""
+    found = {}
+    for path in folder.rglob("*"):
+        with contextlib.suppress(FileNotFoundError):  # renamed or deleted while we looked
+            if path.is_file():
+                found[str(path.relative_to(folder))] = path.stat().st_size
+    return found

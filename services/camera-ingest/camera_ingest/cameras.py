@@ -12,12 +12,14 @@ Layout:
 
 Snapshot URLs are checked against the egress rules (`egress`) when a camera is created, replaced,
 or patched with a new snapshot_url: a refused address is a 422 `snapshot-url-refused`.
+A deleted camera's archived frames go with it (`on_delete`, the archive's `forget_camera`).
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -74,11 +76,13 @@ class Cameras:
         guard: AddressGuard,
         offline_after: int,
         push_offline_after_s: float,
+        on_delete: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.redis = redis
         self.guard = guard
         self.offline_after = offline_after
         self.push_offline_after_s = push_offline_after_s
+        self.on_delete = on_delete
 
     @translated
     async def create(self, camera: CameraIn) -> Camera:
@@ -118,6 +122,8 @@ class Cameras:
             _, had_config, _ = await pipe.execute()
         if not had_config:
             raise CameraNotFound(f"no camera {camera_id!r}")
+        if self.on_delete is not None:  # after the config is gone: no frame is archived after
+            await self.on_delete(camera_id)
 
     @translated
     async def config(self, camera_id: str) -> CameraIn:

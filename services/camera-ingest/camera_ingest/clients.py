@@ -66,8 +66,15 @@ class ClassifierClient:
         self.client = client
         self.url = base_url.rstrip("/") + "/v1/predict"
 
-    async def predict(self, data: bytes, *, content_type: str, request_id: str) -> Classification:
-        headers = {"Content-Type": content_type, **outbound_headers(request_id)}
+    async def predict(
+        self, data: bytes, *, content_type: str, request_id: str, camera_id: str
+    ) -> Classification:
+        """`X-Camera-Id` is the classifier's sticky A/B key: one camera stays on one arm."""
+        headers = {
+            "Content-Type": content_type,
+            "X-Camera-Id": camera_id,
+            **outbound_headers(request_id),
+        }
         response = await _post(self.client, "classifier", self.url, content=data, headers=headers)
         _check("classifier", response, CLASSIFIER_PERMANENT)
         try:

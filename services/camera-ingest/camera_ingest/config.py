@@ -50,6 +50,25 @@ class Settings(BaseSettings):
     breaker_reset_s: float = Field(5.0, gt=0, description="open -> half-open after this")
     shutdown_grace_s: float = Field(5.0, ge=0)
 
+    # Frame archive (delivered frames, their classification; the latest frame of each camera)
+    archive_dir: str = Field(
+        "",
+        description="folder of archived frame files; empty: a temporary folder deleted at stop "
+        "(set it to keep frames across restarts; `make run` uses var/frames)",
+    )
+    archive_max_age_s: float = Field(24 * 3600, gt=0, description="frames older than this go")
+    archive_max_per_camera: int = Field(500, ge=1, description="a camera's oldest frames go")
+    archive_max_bytes: int = Field(
+        512 * 1024 * 1024, gt=0, description="total bytes of archived frames; oldest go first"
+    )
+    archive_sweep_interval_s: float = Field(60.0, gt=0, description="periodic retention pass")
+    archive_orphan_grace_s: float = Field(
+        300.0, ge=0, description="a file without metadata this old is an orphan: removed"
+    )
+    archive_write_timeout_s: float = Field(
+        10.0, gt=0, description="an archive write slower than this is given up (delivery goes on)"
+    )
+
     # Polled cameras
     poll_enabled: bool = True
     poll_tick_s: float = Field(0.2, gt=0)

@@ -3,7 +3,9 @@ only then XACK. Transient failures retry with exponential backoff and jitter beh
 breaker per downstream; permanent ones send the frame to the dead-letter set, and so does a frame
 the same downstream answers 500 for `max_server_errors` times in a row (a poison frame).
 Outages (no answer, 502/503/504, breaker open) never dead-letter a frame. Before each downstream
-call the worker refreshes its claim on the entry and stops if another consumer took it over."""
+call the worker refreshes its claim on the entry and stops if another consumer took it over.
+A delivered frame is handed to the archive (best effort: it never fails a delivery) before its
+bytes leave Redis."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from camera_ingest.archive import Archive
 from camera_ingest.breaker import CircuitBreaker
 from camera_ingest.clients import AggregatorClient, ClassifierClient
 from camera_ingest.errors import (
@@ -24,6 +27,7 @@ from camera_ingest.errors import (
     FrameNotFound,
     PermanentDownstreamError,
     ServerErrorAnswer,
+    StoreUnavailable,
     TransientDownstreamError,
 )
 from camera_ingest.metrics import Metrics
@@ -70,6 +74,7 @@ class Deliverer:
         outbox: Outbox,
         classifier: ClassifierClient,
         aggregator: AggregatorClient,
+        archive: Archive,
         breakers: dict[str, CircuitBreaker],
         policy: RetryPolicy,
         metrics: Metrics,
@@ -79,6 +84,7 @@ class Deliverer:
         self.outbox = outbox
         self.classifier = classifier
         self.aggregator = aggregator
+        self.archive = archive
         self.breakers = breakers
         self.policy = policy
         self.metrics = metrics
@@ -124,7 +130,12 @@ class Deliverer:
         request_id = record.request_id or frame_id
         tokens = request_id_var.set(request_id), traceparent_var.set(record.traceparent)
         try:
-            result = record.classification or await self._classify(entry, record, request_id)
+            data: bytes | None = None
+            if record.classification is not None:  # classified before this attempt
+                result = record.classification
+            else:
+                data = await self._bytes(record)
+                result = await self._classify(entry, record, data, request_id)
             observation = Observation(
                 frame_id=frame_id,
                 camera_id=record.camera_id,
@@ -140,6 +151,7 @@ class Deliverer:
                 "aggregator",
                 lambda: self.aggregator.observe(observation, request_id=request_id),
             )
+            await self._archive(record, result, data)
             await self.outbox.finish(entry, status="delivered")
             self.metrics.deliveries.labels("delivered").inc()
             if outcome == "conflict":  # stored before with another body: counted once already
@@ -156,23 +168,42 @@ class Deliverer:
             request_id_var.reset(tokens[0])
             traceparent_var.reset(tokens[1])
 
-    async def _classify(
-        self, entry: Entry, record: OutboxRecord, request_id: str
-    ) -> Classification:
-        """Classify once: the result is stored on the frame, so a retry after an aggregator
-        failure (or a crash) reuses it."""
+    async def _bytes(self, record: OutboxRecord) -> bytes:
         data = await self.outbox.frame_data(record.frame_id)
         if data is None:
             raise FrameExpired(record.frame_id)
+        return data
+
+    async def _classify(
+        self, entry: Entry, record: OutboxRecord, data: bytes, request_id: str
+    ) -> Classification:
+        """Classify once: the result is stored on the frame, so a retry after an aggregator
+        failure (or a crash) reuses it."""
         result = await self._call(
             entry,
             "classifier",
             lambda: self.classifier.predict(
-                data, content_type=record.content_type, request_id=request_id
+                data,
+                content_type=record.content_type,
+                request_id=request_id,
+                camera_id=record.camera_id,
             ),
         )
         await self.outbox.set_classified(record.frame_id, result)
         return result
+
+    async def _archive(
+        self, record: OutboxRecord, result: Classification, data: bytes | None
+    ) -> None:
+        """Best effort: a frame whose bytes cannot be read now is delivered unarchived."""
+        if data is None:
+            with contextlib.suppress(StoreUnavailable):
+                data = await self.outbox.frame_data(record.frame_id)
+        if data is None:
+            self.metrics.archive_write_failures.inc()
+            log.warning("frame bytes unreadable: not archived", extra={"frame_id": record.frame_id})
+            return
+        await self.archive.keep(record, result, data)
 
     async def _call(self, entry: Entry, service: str, fn: Callable[[], Awaitable[T]]) -> T:
         """One downstream call through its breaker, after refreshing our claim on the entry: one

@@ -6,6 +6,8 @@ IngestError
 +-- NotFound                                                                  404
 |   +-- CameraNotFound              unknown camera id
 |   +-- FrameNotFound               unknown (or expired) frame id
+|   +-- FrameNotRetained            a frame whose bytes the archive does not hold (any more)
+|   +-- NoFrameYet                  latest of a camera that has no archived frame yet
 +-- Conflict                                                                  409
 |   +-- CameraExists                create of an id that is taken
 |   +-- CameraDisabled              frame for a disabled camera
@@ -18,6 +20,7 @@ IngestError
 |   +-- UnsupportedMediaType        not image/jpeg|png|webp                     415
 |   +-- UndecodableImage            bytes are not the image they claim to be    422
 +-- OutboxFull                      backpressure: depth over INGEST_OUTBOX_MAX_DEPTH  503
++-- ArchiveUnavailable              the archive's store cannot be read (disk error)   503
 StoreUnavailable                    the kit's: Redis does not answer            503
 
 Handled inside the poller, never reaching the API (each one the camera's `last_error`):
@@ -62,6 +65,14 @@ class CameraNotFound(NotFound):
 
 
 class FrameNotFound(NotFound):
+    pass
+
+
+class FrameNotRetained(NotFound):
+    pass
+
+
+class NoFrameYet(NotFound):
     pass
 
 
@@ -113,6 +124,12 @@ class OutboxFull(IngestError):
     def __init__(self, detail: str, *, retry_after_s: int) -> None:
         super().__init__(detail)
         self.retry_after_s = retry_after_s  # the kit's handler sends it as Retry-After
+
+
+class ArchiveUnavailable(IngestError):
+    def __init__(self, detail: str, *, retry_after_s: int = 5) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
 
 
 class SnapshotError(Exception):

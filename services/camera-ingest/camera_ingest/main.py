@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from camera_ingest import errors
 from camera_ingest.api import router
 from camera_ingest.config import Settings
+from camera_ingest.framestore import StoreFactory
 from camera_ingest.metrics import Metrics
 from camera_ingest.wiring import Parts, build
 from shelter_kit import install
@@ -27,6 +28,7 @@ ERROR_STATUS: dict[type[Exception], int] = {
     errors.UnsupportedMediaType: 415,
     errors.UndecodableImage: 422,
     errors.OutboxFull: 503,
+    errors.ArchiveUnavailable: 503,
     errors.StoreUnavailable: 503,
 }
 
@@ -35,13 +37,16 @@ async def _starting() -> str:
     return "starting up"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, frame_stores: StoreFactory | None = None
+) -> FastAPI:
+    """`frame_stores`: the archive's store (default: a folder, `INGEST_ARCHIVE_DIR`)."""
     settings = settings or Settings()
     metrics = Metrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        parts = build(settings, metrics)
+        parts = build(settings, metrics, frame_stores=frame_stores)
         for name, part in parts.state().items():  # through State, not its __dict__
             setattr(app.state, name, part)
         tasks = await parts.start()

@@ -1,4 +1,4 @@
-"""camera-ingest's own Prometheus metrics (frames, deliveries, outbox, breakers, polls).
+"""camera-ingest's own Prometheus metrics (frames, deliveries, outbox, breakers, polls, archive).
 
 They share one registry with the kit's per-route HTTP metrics (`shelter_kit.install` is given
 `Metrics.registry`); one registry per app, so tests can build many apps in one process.
@@ -53,3 +53,28 @@ class Metrics:
             "ingest_camera_online", "1 online, 0 offline (polled cameras)", ["camera"], registry=r
         )
         self.polls = Counter("ingest_polls_total", "Snapshot fetches", ["result"], registry=r)
+        self.archive_bytes = Gauge(
+            "ingest_archive_bytes", "Bytes of archived frames (their file sizes)", registry=r
+        )
+        self.archive_files = Gauge("ingest_archive_files", "Archived frames", registry=r)
+        self.archive_writes = Counter(
+            "ingest_archive_writes_total", "Delivered frames archived", registry=r
+        )
+        self.archive_write_failures = Counter(
+            "ingest_archive_write_failures_total",
+            "Delivered frames the archive could not keep (disk full, disk error, timeout)",
+            registry=r,
+        )
+        self.archive_evictions = Counter(
+            "ingest_archive_evictions_total",
+            "Archived frames removed, by reason (age, count, bytes, camera_deleted)",
+            ["reason"],
+            registry=r,
+        )
+        for reason in ("age", "count", "bytes", "camera_deleted"):
+            self.archive_evictions.labels(reason)
+        self.archive_orphans = Counter(
+            "ingest_archive_orphans_removed_total",
+            "Archive files without metadata (a crash mid-write) removed by the sweep",
+            registry=r,
+        )

@@ -7,6 +7,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import (
     AnyHttpUrl,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -16,6 +17,7 @@ from pydantic import (
 )
 
 if TYPE_CHECKING:
+    from camera_ingest.archive_index import ArchivedFrame
     from camera_ingest.outbox import OutboxRecord
 
 # A camera or space id: 1-64 of [A-Za-z0-9._-], not only dots (`.` and `..` would be path
@@ -24,6 +26,10 @@ ID_PATTERN = r"^[A-Za-z0-9._-]*[A-Za-z0-9_-][A-Za-z0-9._-]*$"
 ID_MAX_LENGTH = 64
 Token = Annotated[str, Field(max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
 FrameStatus = Literal["queued", "classified", "delivered", "dead"]
+# A frame id as the archive routes accept it (`framestore.FRAME_ID`: never a path of its own),
+# and the listing's cursor: `{captured_ms:015d}-{frame_id}`, opaque to clients.
+FRAME_ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
+CURSOR_PATTERN = r"^[0-9]{15}-[A-Za-z0-9_-]{1,128}$"
 
 
 class BasicAuth(BaseModel):
@@ -169,12 +175,14 @@ class CameraList(BaseModel):
 
 
 class Classification(BaseModel):
-    """What ingest reads from the classifier's `POST /v1/predict` answer."""
+    """What ingest reads from the classifier's `POST /v1/predict` answer (`prediction_id` is
+    kept with the archived frame, for feedback and replays; None for frames classified before)."""
 
     label: str
     probabilities: dict[str, float]
     model: str
     version: str
+    prediction_id: str | None = None
 
 
 class FrameAccepted(BaseModel):
@@ -216,6 +224,55 @@ class OutboxView(BaseModel):
     pending: int
     dead: int
     breakers: dict[str, str]
+
+
+class ArchivedFrameView(BaseModel):
+    """One frame of the archive listing (`GET /v1/frames/archive`); the batch service reads
+    exactly these names."""
+
+    frame_id: str
+    camera_id: str
+    space_id: str
+    captured_at: str
+    content_type: str
+    bytes: int
+    classification: Classification | None
+
+    @classmethod
+    def from_frame(cls, frame: ArchivedFrame) -> ArchivedFrameView:
+        return cls(
+            frame_id=frame.frame_id,
+            camera_id=frame.camera_id,
+            space_id=frame.space_id,
+            captured_at=frame.captured_at,
+            content_type=frame.content_type,
+            bytes=frame.size,
+            classification=frame.classification,
+        )
+
+
+class ArchivePage(BaseModel):
+    frames: list[ArchivedFrameView]
+    next_cursor: str | None = Field(
+        description="pass it as `cursor` for the next page; null on the last page"
+    )
+
+
+class ArchiveQuery(BaseModel):
+    """The archive listing's query: frames captured in [since, until), in capture order."""
+
+    camera_id: Token | None = None
+    space_id: Token | None = None
+    since: AwareDatetime | None = Field(None, description="ISO 8601 with a timezone, inclusive")
+    until: AwareDatetime | None = Field(None, description="ISO 8601 with a timezone, exclusive")
+    cursor: str | None = Field(None, pattern=CURSOR_PATTERN, description="a next_cursor")
+    limit: int = Field(100, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.since and self.until and self.since > self.until:
+            raise ValueError("since must not be after until")
+        return self
 
 
 class Observation(BaseModel):

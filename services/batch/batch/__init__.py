@@ -1,0 +1,1 @@
+"""batch: jobs that classify thousands of images (archives, URL lists, the frame archive)."""
