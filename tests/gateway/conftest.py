@@ -1,5 +1,6 @@
-"""Fixtures: three real upstream servers, a real Redis of the gateway tests' own, and gateways
-(real uvicorn) in front of them, each with a bootstrap admin key and keys issued through the API.
+"""Fixtures: four real upstream servers (camera-ingest, classifier, aggregator, batch), a real
+Redis of the gateway tests' own, and gateways (real uvicorn) in front of them, each with a
+bootstrap admin key and keys issued through the API.
 
 The Redis is the gateway tests' own (a `RedisServer`, not the session one that `redis_url`
 flushes before each test): a module's gateways keep their keys for the whole module. Each module
@@ -20,7 +21,7 @@ from pydantic import SecretStr
 
 from gateway.config import Settings
 from gateway.main import create_app
-from tests.gateway.upstreams import Control, ThreadServer, upstream_app
+from tests.gateway.upstreams import UPSTREAM_NAMES, Control, ThreadServer, upstream_app
 from tests.servers import RedisServer, free_port
 
 PROBLEM_BASE = "https://shelter-watch.example/problems/"
@@ -66,7 +67,7 @@ def control() -> Iterator[Control]:
 @pytest.fixture(scope="module")
 def upstreams(control: Control) -> Iterator[dict[str, str]]:
     servers = {n: ThreadServer(upstream_app(n, control)).start()
-               for n in ("camera-ingest", "classifier", "aggregator")}  # fmt: skip
+               for n in UPSTREAM_NAMES}  # fmt: skip
     yield {name: server.url for name, server in servers.items()}
     control.release.set()
     control.sse_release.set()
@@ -88,6 +89,7 @@ def gateway_settings(
         "ingest_url": upstreams["camera-ingest"],
         "classifier_url": upstreams["classifier"],
         "aggregator_url": upstreams["aggregator"],
+        "batch_url": upstreams["batch"],
         **HIGH_LIMITS,
         "max_frame_bytes": 1000,
         "openapi_ttl_s": 0.0,

@@ -7,6 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 
 from gateway.readiness import READY_CACHE_S
 from tests.gateway.conftest import ADMIN, GatewayFactory, assert_problem
@@ -23,7 +24,8 @@ def test_readyz_lists_every_upstream(client):
     response = client.get("/readyz")
     assert response.status_code == 200
     assert response.json() == {"status": "ready", "checks": {
-        "camera-ingest": "ok", "classifier": "ok", "aggregator": "ok", "redis": "ok"}}  # fmt: skip
+        "camera-ingest": "ok", "classifier": "ok", "aggregator": "ok", "batch": "ok",
+        "redis": "ok"}}  # fmt: skip
 
 
 def test_readyz_503_when_an_upstream_is_down(gateway_factory: GatewayFactory, dead_url):
@@ -35,15 +37,19 @@ def test_readyz_503_when_an_upstream_is_down(gateway_factory: GatewayFactory, de
     assert "classifier" in body["detail"]
 
 
-def test_readyz_503_when_an_upstream_is_not_ready(gateway_factory: GatewayFactory, control):
+@pytest.mark.parametrize("upstream", ["aggregator", "batch"])
+def test_readyz_503_when_an_upstream_is_not_ready(
+    gateway_factory: GatewayFactory, control, upstream
+):
     url = gateway_factory()  # a fresh gateway: nothing cached yet
-    control.not_ready.add("aggregator")
+    control.not_ready.add(upstream)
     try:
         response = httpx.get(url + "/readyz", timeout=10)
     finally:
-        control.not_ready.discard("aggregator")
+        control.not_ready.discard(upstream)
     body = assert_problem(response, 503, "not-ready")
-    assert body["checks"]["aggregator"] == "status 503"
+    assert body["checks"][upstream] == "status 503"
+    assert [n for n, check in body["checks"].items() if check != "ok"] == [upstream]
 
 
 def test_readyz_flood_probes_each_upstream_once_per_second(
@@ -56,7 +62,7 @@ def test_readyz_flood_probes_each_upstream_once_per_second(
         statuses = list(pool.map(lambda _: c.get("/readyz").status_code, range(40)))
     rounds = 1 + int((time.monotonic() - started) / READY_CACHE_S)  # one per second at most
     assert statuses == [200] * 40
-    assert set(control.readyz_hits) == {"camera-ingest", "classifier", "aggregator"}
+    assert set(control.readyz_hits) == {"camera-ingest", "classifier", "aggregator", "batch"}
     assert max(control.readyz_hits.values()) <= rounds < 40
     control.not_ready.add("classifier")  # seen once the cached round is older than a second
     try:
@@ -89,6 +95,10 @@ def test_merged_openapi_has_public_paths_of_every_upstream(client):
     assert "get" in paths["/api/v1/spaces/{space_id}"]
     assert "post" in paths["/api/v1/classifier/predict"]
     assert "post" in paths["/api/v2/models/{name}/infer"]
+    assert set(paths["/api/v1/batch/jobs"]) == {"get", "post"}
+    assert paths["/api/v1/batch/jobs"]["post"]["x-roles"] == ["admin"]
+    assert paths["/api/v1/batch/jobs"]["post"]["tags"] == ["batch"]
+    assert paths["/api/v1/batch/jobs/{job_id}/events"]["get"]["x-roles"] == ["admin"]
     assert not any(p.startswith("/v1") or p.startswith("/v2") for p in paths)
     assert "/api/v1/internal-only" not in paths
     assert not any(p.startswith("/api/v1/observations") for p in paths)  # internal: not public
@@ -108,6 +118,7 @@ def test_merged_openapi_prefixes_colliding_components(client):
     schemas = doc["components"]["schemas"]
     assert schemas["CameraIngestProblem"]["title"] == "camera-ingest problem"
     assert schemas["AggregatorProblem"]["title"] == "aggregator problem"
+    assert schemas["BatchProblem"]["title"] == "batch problem"
     assert "request_id" in schemas["Problem"]["properties"]  # the gateway's own (shelter-kit's)
     readyz = doc["paths"]["/readyz"]["get"]["responses"]["503"]
     assert readyz["content"]["application/problem+json"]["schema"]["$ref"] == (

@@ -84,6 +84,12 @@ SPEC: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v2/models/{name}/versions/{version}/ready"): V,
     ("POST", "/api/v2/models/{name}/infer"): S,
     ("POST", "/api/v2/models/{name}/versions/{version}/infer"): S,
+    ("POST", "/api/v1/batch/jobs"): A,
+    ("GET", "/api/v1/batch/jobs"): A,
+    ("GET", "/api/v1/batch/jobs/{job_id}"): A,
+    ("POST", "/api/v1/batch/jobs/{job_id}/cancel"): A,
+    ("GET", "/api/v1/batch/jobs/{job_id}/events"): A,
+    ("GET", "/api/v1/batch/jobs/{job_id}/results"): A,
     ("GET", "/api/v1/keys"): A,
     ("POST", "/api/v1/keys"): A,
     ("GET", "/api/v1/keys/{key_id}"): A,
@@ -226,7 +232,7 @@ def upstream_documents() -> dict[str, dict[str, Any]]:
     """The real services' own OpenAPI documents (their apps built, not started)."""
     docs: dict[str, dict[str, Any]] = {}
     for service, package in (("camera-ingest", "camera_ingest"), ("classifier", "classifier"),
-                             ("aggregator", "aggregator")):  # fmt: skip
+                             ("aggregator", "aggregator"), ("batch", "batch")):  # fmt: skip
         app = importlib.import_module(f"{package}.main").create_app()
         docs[service] = app.openapi()
     return docs

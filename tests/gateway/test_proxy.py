@@ -28,6 +28,9 @@ ROUTES = [
     ("POST", "/api/v1/classifier/predict", "classifier", "/v1/predict"),
     ("GET", "/api/v1/classifier/models", "classifier", "/v1/models"),
     ("POST", "/api/v2/models/pets/infer", "classifier", "/v2/models/pets/infer"),
+    ("GET", "/api/v1/batch/jobs", "batch", "/v1/batch/jobs"),
+    ("GET", "/api/v1/batch/jobs/j-1", "batch", "/v1/batch/jobs/j-1"),
+    ("POST", "/api/v1/batch/jobs/j-1/cancel", "batch", "/v1/batch/jobs/j-1/cancel"),
 ]
 SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
@@ -172,6 +175,36 @@ def test_location_rewritten_to_public_prefix(client, keys: Keys):
     assert response.headers["location"] == "/api/v1/frames/f-1"
 
 
+def test_batch_upload_streams_through_and_its_location_is_public(client, control: Control):
+    """The archive reaches the batch service while the client is still sending it (a buffered
+    body would arrive only once the client had sent it all), and the 202's Location is public."""
+    control.body_started.clear()
+    upstream_had_a_chunk: list[bool] = []
+
+    def archive() -> Iterator[bytes]:
+        yield b"PK\x03\x04" + b"a" * 65532
+        upstream_had_a_chunk.append(control.body_started.wait(10))  # before the rest is sent
+        for _ in range(31):
+            yield b"b" * 65536
+
+    job = "4f0c" * 8
+    response = client.post(
+        "/api/v1/batch/jobs",
+        content=archive(),
+        params={"target": "pets/1", "status": "202", "location": f"/v1/batch/jobs/{job}"},
+        headers={"X-API-Key": ADMIN, "Content-Type": "application/zip"},
+    )
+    assert response.status_code == 202, response.text
+    assert upstream_had_a_chunk == [True], "the body was buffered, not streamed through"
+    assert response.headers["location"] == f"/api/v1/batch/jobs/{job}"
+    seen = response.json()
+    assert (seen["service"], seen["method"], seen["path"]) == ("batch", "POST", "/v1/batch/jobs")
+    assert seen["body_len"] == 32 * 65536  # 2 MiB: over the JSON limit, within the upload one
+    assert seen["body_head"].startswith("PK\x03\x04")
+    assert seen["headers"]["content-type"] == "application/zip"
+    assert seen["query"].startswith("target=pets%2F1&")
+
+
 def test_upstream_error_status_and_retry_after_pass_through(client, keys: Keys):
     response = client.get("/api/v1/spaces/k", params={"status": "503", "retry_after": "7"},
                           headers={"X-API-Key": keys.viewer})  # fmt: skip
@@ -239,6 +272,26 @@ def test_sse_events_pass_before_the_stream_ends(
     assert "data: first" in lines
     assert "data: second" in lines
     assert control.sse_finished.is_set()
+
+
+def test_batch_job_events_stream_with_no_read_timeout(
+    gateway_factory: GatewayFactory, control: Control
+):
+    control.sse_gap_s = 0.6  # longer than the read timeout
+    control.sse_release.set()
+    url = gateway_factory(read_timeout_s=0.3)
+    headers = {"X-API-Key": ADMIN, "Accept": "text/event-stream"}
+    try:
+        with httpx.stream("GET", url + "/api/v1/batch/jobs/j1/events", headers=headers,
+                          timeout=10) as response:  # fmt: skip
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            assert response.headers["x-accel-buffering"] == "no"
+            lines = list(response.iter_lines())
+    finally:
+        control.sse_gap_s = 0.0
+    assert "data: first" in lines
+    assert "data: second" in lines
 
 
 def test_sse_accepts_key_in_query_and_strips_it(client, keys: Keys):

@@ -15,7 +15,7 @@ from gateway.errors import RateLimited, RouteNotFound, UpstreamCircuitOpen
 from gateway.keys import KeyRecord, digest, looks_like_secret, new_secret
 from gateway.main import redacted
 from gateway.openapi import merge
-from gateway.permissions import ROUTES, Permission, Role, allows, documented, match
+from gateway.permissions import ROUTES, Kind, Permission, Role, allows, documented, match
 from gateway.ratelimit import MemoryBuckets
 from gateway.routes import public_path, resolve, rewrite_location
 from gateway.schemas import KeyIn
@@ -39,10 +39,32 @@ def test_resolve_matches_whole_segments():
         ("aggregator", "/v1/secret", "/v1/secret"),  # not exposed: left alone
         ("aggregator", "/v1/observations", "/v1/observations"),
         ("aggregator", "http://elsewhere/v1/spaces", "http://elsewhere/v1/spaces"),
+        ("batch", "/v1/batch/jobs/4f0c", "/api/v1/batch/jobs/4f0c"),  # the 202's Location
+        ("batch", "/v1/batchX", "/v1/batchX"),
     ],
 )
 def test_rewrite_location(upstream, location, public):
     assert rewrite_location(upstream, location) == public
+
+
+def test_batch_rows_have_the_kinds_of_what_they_carry():
+    profiles = Settings(redis_url=SecretStr("redis://x")).profiles()
+    assert profiles[Kind.UPLOAD].max_body_bytes == 512 * 1024 * 1024  # BATCH_MAX_UPLOAD_BYTES
+    assert profiles[Kind.UPLOAD].max_body_bytes > profiles[Kind.MODEL].max_body_bytes
+    assert not profiles[Kind.UPLOAD].stream
+    kinds = {(m, p): found[0].kind for m, p in [
+        ("POST", "/api/v1/batch/jobs"), ("GET", "/api/v1/batch/jobs"),
+        ("GET", "/api/v1/batch/jobs/j1"), ("POST", "/api/v1/batch/jobs/j1/cancel"),
+        ("GET", "/api/v1/batch/jobs/j1/events"), ("GET", "/api/v1/batch/jobs/j1/results"),
+    ] if (found := match(m, p))}  # fmt: skip
+    assert kinds == {
+        ("POST", "/api/v1/batch/jobs"): Kind.UPLOAD,  # an archive or JSON: the upload limit
+        ("GET", "/api/v1/batch/jobs"): Kind.READ,
+        ("GET", "/api/v1/batch/jobs/j1"): Kind.READ,
+        ("POST", "/api/v1/batch/jobs/j1/cancel"): Kind.JSON,
+        ("GET", "/api/v1/batch/jobs/j1/events"): Kind.STREAM,  # SSE: no read timeout
+        ("GET", "/api/v1/batch/jobs/j1/results"): Kind.READ,  # per-chunk timeout, see test_upstream
+    }
 
 
 def test_public_path_none_for_unexposed():

@@ -5,6 +5,7 @@ upstream (503 + Retry-After while open), a timeout and a body limit per route ki
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -121,9 +122,51 @@ def test_timeouts_are_per_route_kind(gateway_factory: GatewayFactory, control: C
     assert frame.status_code == 200  # the frame kind's 20 s, not the read kind's 0.3 s
 
 
+def test_a_batch_job_may_wait_for_its_answer_longer_than_a_model_upload(
+    gateway_factory: GatewayFactory, control: Control
+):
+    """The batch service answers once an archive is saved and expanded: the upload kind's own
+    timeout, not the model kind's."""
+    url = gateway_factory(read_timeout_s=0.3, json_timeout_s=0.3, model_timeout_s=0.3,
+                          upload_timeout_s=20)  # fmt: skip
+    model = httpx.post(url + "/api/v2/models/m/infer?hang=1", headers=H, content=b"t",
+                       timeout=10)  # fmt: skip
+    assert_problem(model, 504, "upstream-timeout")
+    timer = threading.Timer(1.0, control.release.set)  # longer than every other kind's timeout
+    timer.start()
+    try:
+        job = httpx.post(url + "/api/v1/batch/jobs?hang=1", content=b"PK\x03\x04",
+                         headers={**H, "Content-Type": "application/zip"}, timeout=10)  # fmt: skip
+    finally:
+        timer.cancel()
+        control.release.set()
+        control.release.clear()
+    assert job.status_code == 200, job.text
+    assert job.json()["service"] == "batch"
+
+
+def test_a_long_results_download_outlasts_the_read_timeout(
+    gateway_factory: GatewayFactory, control: Control
+):
+    """The read kind's timeout bounds each wait for the next chunk, not the whole body: a
+    download that takes longer than the timeout, chunk after chunk, comes through whole."""
+    url = gateway_factory(read_timeout_s=1.0)
+    control.drip_gap_s = 0.1
+    started = time.monotonic()
+    response = httpx.get(url + "/api/v1/batch/jobs/j1/results?format=csv&drip=15", headers=H,
+                         timeout=10)  # fmt: skip
+    took = time.monotonic() - started
+    assert response.status_code == 200
+    assert response.text == "".join(f"row {n}\n" for n in range(15))
+    assert took > 1.0  # longer than the read timeout, and nothing cut it short
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-disposition"] == 'attachment; filename="results.csv"'
+
+
 @pytest.fixture(scope="module")
 def limited(gateway_factory: GatewayFactory) -> str:
-    return gateway_factory(max_json_bytes=100, max_frame_bytes=1000, max_model_bytes=5000)
+    return gateway_factory(max_json_bytes=100, max_frame_bytes=1000, max_model_bytes=5000,
+                           max_upload_bytes=20_000)  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -137,6 +180,9 @@ def limited(gateway_factory: GatewayFactory) -> str:
         ("POST", "/api/v2/models/m/infer", 5000, 200),  # model: 5000 bytes
         ("POST", "/api/v2/models/m/infer", 5001, 413),
         ("PUT", "/api/v1/classifier/models/m/versions/2", 5000, 200),
+        ("POST", "/api/v1/batch/jobs", 20_000, 200),  # upload: 20,000 bytes
+        ("POST", "/api/v1/batch/jobs", 20_001, 413),
+        ("POST", "/api/v1/batch/jobs/j1/cancel", 101, 413),  # JSON
     ],
 )
 def test_body_limits_are_per_route_kind(limited: str, method, path, size, status):
@@ -147,3 +193,12 @@ def test_body_limits_are_per_route_kind(limited: str, method, path, size, status
     else:
         assert response.status_code == status, response.text
         assert response.json()["body_len"] == size
+
+
+def test_a_batch_job_as_json_has_the_upload_limit_too(limited: str):
+    """URL and frame jobs are JSON on the same route: the route's kind, not the body's type."""
+    body = b'{"source": {"kind": "urls", "urls": ["https://example.org/' + b"x" * 9000 + b'"]}}'
+    response = httpx.post(limited + "/api/v1/batch/jobs", content=body, timeout=10,
+                          headers={**H, "Content-Type": "application/json"})  # fmt: skip
+    assert response.status_code == 200, response.text  # over the JSON and model limits
+    assert response.json()["body_len"] == len(body)

@@ -1,7 +1,8 @@
 """Real HTTP upstreams for the gateway tests: small Starlette apps served by uvicorn in a thread.
 
 Each echoes what it received (method, path, query, headers, body) and, on request, answers with
-a given status, hangs, or streams server-sent events. The gateway talks real HTTP to them.
+a given status, hangs, streams server-sent events, or drips a long download chunk by chunk.
+The gateway talks real HTTP to them.
 `kit_upstream_app` is built like a real service (shelter-kit installed), to see what its
 problems look like behind the gateway.
 """
@@ -29,6 +30,7 @@ from shelter_kit import install
 from tests.servers import free_port, wait_until
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+UPSTREAM_NAMES = ("camera-ingest", "classifier", "aggregator", "batch")
 
 
 @dataclass
@@ -42,6 +44,8 @@ class Control:
     sse_gap_s: float = 0.0  # the upstream's own pause before its second event
     seen: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of each echo
     readyz_hits: Counter[str] = field(default_factory=Counter)  # /readyz probes per upstream
+    body_started: threading.Event = field(default_factory=threading.Event)  # a first body chunk
+    drip_gap_s: float = 0.1  # ?drip=N: the pause before each of the N chunks
 
 
 async def wait_for(event: threading.Event, deadline_s: float) -> None:
@@ -58,6 +62,8 @@ def openapi_doc(name: str) -> dict[str, Any]:
                        "/v1/internal-only": {"get": {"responses": ok}}},
         "classifier": {"/v1/predict": {"post": {"responses": ok}},
                        "/v2/models/{name}/infer": {"post": {"responses": ok}}},
+        "batch": {"/v1/batch/jobs": {"post": {"responses": ok}, "get": {"responses": ok}},
+                  "/v1/batch/jobs/{job_id}/events": {"get": {"responses": ok}}},
     }  # fmt: skip
     paths = by_service[name]
     paths["/healthz"] = {"get": {"responses": ok}}
@@ -75,6 +81,11 @@ def upstream_app(name: str, control: Control) -> Starlette:
         yield b"id: 2\nevent: space\ndata: second\n\n"
         control.sse_finished.set()
 
+    async def drip(chunks: int) -> AsyncIterator[bytes]:
+        for n in range(chunks):
+            await asyncio.sleep(control.drip_gap_s)
+            yield f"row {n}\n".encode()
+
     async def handle(request: Request) -> Response:
         path, query = request.url.path, request.query_params
         if path == "/readyz":
@@ -82,17 +93,26 @@ def upstream_app(name: str, control: Control) -> Starlette:
             return JSONResponse({"status": name}, 503 if name in control.not_ready else 200)
         if path == "/openapi.json":
             return JSONResponse(openapi_doc(name))
-        if "hang" in path.split("/"):  # a segment `hang`: wait for the test's release
+        if "hang" in path.split("/") or "hang" in query:  # wait for the test's release
             await wait_for(control.release, 30)
         if path.endswith("/events") and "echo" not in query:  # ?echo=1: answer like the rest
             return StreamingResponse(sse(), media_type="text/event-stream")
+        if "drip" in query:  # a long download: N small chunks, each after drip_gap_s
+            disposition = {"content-disposition": 'attachment; filename="results.csv"'}
+            return StreamingResponse(drip(int(query["drip"])), media_type="text/csv",
+                                     headers=disposition)  # fmt: skip
         headers = {k: v for k, v in (("location", query.get("location")),
                                      ("retry-after", query.get("retry_after"))) if v}  # fmt: skip
         control.seen.append((request.method, path))
+        received = bytearray()
         try:
-            body = await request.body()
+            async for chunk in request.stream():  # as it arrives: a test sees the first chunk
+                if chunk:
+                    control.body_started.set()
+                received += chunk
         except ClientDisconnect:  # the gateway gave up on an oversize upload: expected
             return Response(status_code=499)
+        body = bytes(received)
         return JSONResponse(
             {"service": name, "method": request.method, "path": path,
              "raw_path": request.scope["raw_path"].decode(), "query": request.url.query,

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     ingest_url: str = "http://127.0.0.1:8001"
     classifier_url: str = "http://127.0.0.1:8002"
     aggregator_url: str = "http://127.0.0.1:8003"
+    batch_url: str = "http://127.0.0.1:8004"
 
     # Per route kind (permissions.Kind): upstream timeout and request body limit.
     connect_timeout_s: float = Field(default=2.0, gt=0)
@@ -53,9 +54,13 @@ class Settings(BaseSettings):
     json_timeout_s: float = Field(default=10.0, gt=0)
     frame_timeout_s: float = Field(default=15.0, gt=0)
     model_timeout_s: float = Field(default=60.0, gt=0)
+    # batch jobs: the answer comes once an archive is saved and expanded (or a replay's frames
+    # are listed), so the wait for it is long; the body (BATCH_MAX_UPLOAD_BYTES) is streamed
+    upload_timeout_s: float = Field(default=300.0, gt=0)
     max_json_bytes: int = Field(default=1 * MiB, gt=0)
     max_frame_bytes: int = Field(default=10 * MiB, gt=0)
     max_model_bytes: int = Field(default=64 * MiB, gt=0)
+    max_upload_bytes: int = Field(default=512 * MiB, gt=0)
     ready_timeout_s: float = Field(default=2.0, gt=0)
 
     # Retries (idempotent requests, connection errors only) and a breaker per upstream.
@@ -90,6 +95,7 @@ class Settings(BaseSettings):
             "camera-ingest": self.ingest_url.rstrip("/"),
             "classifier": self.classifier_url.rstrip("/"),
             "aggregator": self.aggregator_url.rstrip("/"),
+            "batch": self.batch_url.rstrip("/"),
         }
 
     def profiles(self) -> dict[Kind, Profile]:
@@ -99,6 +105,7 @@ class Settings(BaseSettings):
             Kind.JSON: Profile(self.max_json_bytes, self.json_timeout_s),
             Kind.FRAME: Profile(self.max_frame_bytes, self.frame_timeout_s),
             Kind.MODEL: Profile(self.max_model_bytes, self.model_timeout_s),
+            Kind.UPLOAD: Profile(self.max_upload_bytes, self.upload_timeout_s),
         }
 
     def role_limits(self) -> dict[Role, Limit]:

@@ -39,6 +39,7 @@ class Kind(StrEnum):
     JSON = "json"  # a small JSON body
     FRAME = "frame"  # one image
     MODEL = "model"  # large uploads: image batches, inference tensors, model versions
+    UPLOAD = "upload"  # batch jobs: an archive of images (or the job as JSON), a long wait
 
 
 class Role(StrEnum):
@@ -153,6 +154,14 @@ ROUTES: tuple[Route, ...] = (
     R("GET", "/api/v2/models/{name}/versions/{version}/ready", P.READ),
     R("POST", "/api/v2/models/{name}/infer", P.CLASSIFY, K.MODEL),
     R("POST", "/api/v2/models/{name}/versions/{version}/infer", P.CLASSIFY, K.MODEL),
+    # batch (an archive, or a JSON job, on the one route: the upload kind's limit for both)
+    R("POST", "/api/v1/batch/jobs", P.ADMIN, K.UPLOAD),
+    R("GET", "/api/v1/batch/jobs", P.ADMIN),
+    R("GET", "/api/v1/batch/jobs/{job_id}", P.ADMIN),
+    R("POST", "/api/v1/batch/jobs/{job_id}/cancel", P.ADMIN, K.JSON),
+    R("GET", "/api/v1/batch/jobs/{job_id}/events", P.ADMIN, K.STREAM),
+    # a streamed download: the read timeout bounds each wait for the next chunk, not the whole
+    R("GET", "/api/v1/batch/jobs/{job_id}/results", P.ADMIN),
     # the gateway's own key store
     R("GET", "/api/v1/keys", P.ADMIN, own=True),
     R("POST", "/api/v1/keys", P.ADMIN, K.JSON, own=True),

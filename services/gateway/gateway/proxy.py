@@ -62,6 +62,7 @@ RESPONSE_HEADERS = (
     "inference-header-content-length",
     "x-frame-id",  # camera-ingest's frame images: which frame, captured when
     "x-captured-at",
+    "content-disposition",  # batch results: the download's file name
 )
 
 

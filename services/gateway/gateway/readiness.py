@@ -1,10 +1,10 @@
 """The gateway is ready when every upstream's /readyz answers 200.
 
-`UpstreamReadiness` probes all three concurrently and keeps the round's result for `ttl_s`
+`UpstreamReadiness` probes all of them concurrently and keeps the round's result for `ttl_s`
 (1 s); shelter-kit's `/readyz` asks it through one check per upstream, so the answer names each.
 
 Our own lines, a small cache: /readyz is public and needs no key, so without it every call would
-fan out into three upstream probes, and a flood of N calls into 3N. With it there is at most one
+fan out into four upstream probes, and a flood of N calls into 4N. With it there is at most one
 round per second: callers that arrive while a round is in flight wait for that round (a lock)
 instead of starting their own.
 """

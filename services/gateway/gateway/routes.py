@@ -3,7 +3,8 @@
 Matching is by whole path segments, so `/api/v1/spacesX` matches nothing. A path under no prefix
 is a 404 `route-not-found`; under a prefix, `permissions.ROUTES` still decides whether it is let
 through. The aggregator's `/v1/observations` (called by camera-ingest only) has no prefix here:
-it is not public at all, and not in the merged OpenAPI either.
+it is not public at all, and not in the merged OpenAPI either. The batch service's jobs are
+under `/api/v1/batch` (admin only: the permission rows say so).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from dataclasses import dataclass
 
 from gateway.errors import BadPath, RouteNotFound
 
-INGEST, CLASSIFIER, AGGREGATOR = "camera-ingest", "classifier", "aggregator"
-UPSTREAMS = (INGEST, CLASSIFIER, AGGREGATOR)
+INGEST, CLASSIFIER, AGGREGATOR, BATCH = "camera-ingest", "classifier", "aggregator", "batch"
+UPSTREAMS = (INGEST, CLASSIFIER, AGGREGATOR, BATCH)
 EVENTS_PATH = "/api/v1/events"
 
 
@@ -35,6 +36,7 @@ RULES: tuple[Rule, ...] = (
     Rule(EVENTS_PATH, AGGREGATOR, "/v1/events"),
     Rule("/api/v1/classifier", CLASSIFIER, "/v1"),
     Rule("/api/v2", CLASSIFIER, "/v2"),
+    Rule("/api/v1/batch", BATCH, "/v1/batch"),
 )
 
 
