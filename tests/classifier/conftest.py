@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack
 from functools import partial
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from anyio.from_thread import start_blocking_portal
 from fastapi import FastAPI
@@ -17,6 +19,7 @@ from PIL import Image
 
 from classifier.config import Settings
 from classifier.main import create_app
+from tests.classifier.onnx_models import always_dog, copy_version, tiny_model, write_version
 from tests.servers import wait_until
 
 LABEL_OF_FOLDER = {"cat": "cat", "dog": "dog", "none": "other"}
@@ -44,6 +47,12 @@ class AppClient:
 
     def post(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PUT", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", url, **kwargs)
 
     def close(self) -> None:
         self.portal.call(self.http.aclose)
@@ -96,3 +105,48 @@ def encode(image: Image.Image, fmt: str = "JPEG", **params: object) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **params)
     return buffer.getvalue()
+
+
+# --- deployment tests: models built here, settings with a real Redis -------------------------
+
+TINY = 16  # the tiny models' input size
+LITE0 = "efficientnet-lite0-pets/1"
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model directory of tiny graphs (microseconds per image): tiny-a/1, tiny-b/1, tiny-c/1."""
+    root = tmp_path_factory.mktemp("tiny-models")
+    for name, bias in (("tiny-a", (0.0, 0.0, 0.0)), ("tiny-b", (0.1, 0.0, 0.0)),
+                       ("tiny-c", (0.0, 0.1, 0.0))):  # fmt: skip
+        write_version(root, name, "1", tiny_model(TINY, bias), TINY)
+    return root
+
+
+@pytest.fixture(scope="session")
+def dog_dir(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Path:
+    """The shipped fp32 Lite0, a copy whose head always says dog (`lite0-dog/1`), and a tiny
+    model of another input size that always says dog too (`tiny-dog/1`)."""
+    root = tmp_path_factory.mktemp("dog-models")
+    built = model_dir / "efficientnet-lite0-pets" / "1"
+    shutil.copytree(built, root / "efficientnet-lite0-pets" / "1")
+    copy_version(built, root, "lite0-dog", always_dog(built / "model.onnx"))
+    write_version(root, "tiny-dog", "1", tiny_model(TINY, (0.0, 8.0, 0.0)), TINY)  # 16 px
+    return root
+
+
+def deploy_settings(models: Path, redis_url: str | None, **more: Any) -> Settings:
+    """Settings for the deployment tests: a fixed routing seed, a fast sync."""
+    return Settings(
+        model_dir=models,
+        redis_url=redis_url,
+        routing_seed=7,
+        sync_interval_s=0.1,
+        max_wait_ms=1,
+        **more,
+    )
+
+
+def tiny_jpeg(seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    return encode(Image.fromarray(rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tools.model_input import tensor_for
 
 from classifier.errors import InvalidInput, ModelError, ModelNotFound
 from classifier.model import LABELS, ModelInfo, ModelRuntime, decide, discover
@@ -138,3 +139,34 @@ def test_infer_rejects_bad_inputs(runtime: ModelRuntime, inputs) -> None:
 def test_predict_rejects_bad_shape(runtime: ModelRuntime) -> None:
     with pytest.raises(InvalidInput):
         runtime.predict(np.zeros((3, 224, 224), dtype=np.float32))
+
+
+@pytest.fixture(scope="module")
+def candidate(model_dir: Path) -> ModelRuntime:
+    """The Lite2 candidate that `make model` builds beside Lite0 (260x260 input)."""
+    found = [i for i in discover(model_dir) if i.name == "efficientnet-lite2-pets"]
+    assert found, f"no efficientnet-lite2-pets under {model_dir}: run `make model`"
+    rt = ModelRuntime(found[0])
+    rt.load(warm_batch=2)
+    return rt
+
+
+def test_candidate_takes_its_own_input_size(
+    candidate: ModelRuntime, info: ModelInfo, model_dir: Path
+) -> None:
+    assert candidate.image_shape == (3, 260, 260)
+    assert candidate.outputs == {"probabilities": (3,), "logits": (1000,), "features": (1280,)}
+    assert candidate.info.labels == info.labels
+    assert discover(model_dir)[0] == info  # Lite0 stays first: the default model
+    with pytest.raises(InvalidInput, match="260"):
+        candidate.predict(np.zeros((1, 3, 224, 224), dtype=np.float32))
+
+
+def test_candidate_gets_every_sample_photo_right(candidate: ModelRuntime, sample_dir: Path) -> None:
+    files = sorted(sample_dir.glob("*/*.jpg"))
+    truth = [{"none": "other"}.get(f.parent.name, f.parent.name) for f in files]
+    batch = np.stack([tensor_for(candidate.info, f.read_bytes()) for f in files])
+    predictions = candidate.predict(batch)
+    assert [p.label for p in predictions] == truth
+    for p in predictions:
+        assert sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-5)

@@ -10,9 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from tools.model_input import input_size, tensor_for
 
 from classifier.errors import CorruptImage, ImageTooLarge, UnsupportedImage
-from classifier.preprocess import load_image, preprocess, to_tensor
+from classifier.model import ModelInfo
+from classifier.preprocess import load_image, preprocess, resize_for, to_tensor
 
 LIMIT = 50_000_000
 
@@ -53,6 +55,51 @@ def test_large_jpeg_is_drafted_down_but_stays_above_256() -> None:
     data = encode(Image.new("RGB", (2048, 1536), (10, 200, 30)), "JPEG")
     assert load_image(data, max_pixels=LIMIT).size == (512, 384)
     assert preprocess(data, max_pixels=LIMIT).shape == (3, 224, 224)
+
+
+def test_lite2_size_crops_260_after_a_292_short_side() -> None:
+    """EfficientNet-Lite2 takes 260x260: short side to 292 (crop + 32, as 224 <- 256), centre."""
+    assert resize_for((224, 224)) == 256
+    assert resize_for((260, 260)) == 292
+    image = Image.new("RGB", (876, 292), (127, 127, 127))  # scale 1: a 260 crop at x 308..568
+    image.paste((255, 0, 0), (0, 0, 308, 292))
+    image.paste((0, 0, 255), (568, 0, 876, 292))
+    x = to_tensor(image, crop=(260, 260), resize=292)
+    np.testing.assert_array_equal(x, np.zeros((3, 260, 260), dtype=np.float32))
+    wider = to_tensor(image, crop=(260, 262), resize=292)  # one more column each side: colour
+    assert wider.shape == (3, 260, 262)
+    assert wider[:, :, 0].any()
+    assert wider[:, :, -1].any()
+
+
+def test_lite2_size_drafts_large_jpegs_no_smaller_than_292() -> None:
+    """Drafting for 256 would decode 1920x1080 at 480x270 and upscale it; at 292 it is 960x540."""
+    data = encode(Image.new("RGB", (1920, 1080), (10, 200, 30)), "JPEG")
+    assert load_image(data, max_pixels=LIMIT).size == (480, 270)
+    assert load_image(data, max_pixels=LIMIT, resize=292).size == (960, 540)
+    x = preprocess(data, max_pixels=LIMIT, crop=(260, 260), resize=292)
+    assert x.shape == (3, 260, 260)
+    assert np.allclose(x[:, 130, 130], (np.array([10, 200, 30]) - 127) / 128, atol=0.05)
+
+
+def info_of(size: int, preprocessing: dict[str, object]) -> ModelInfo:
+    return ModelInfo(
+        name="m", version="1", sha256="0" * 64, path=Path("model.onnx"), input_name="images",
+        input_shape=(None, 3, size, size), labels=("cat", "dog", "other"),
+        preprocessing=preprocessing, other_threshold=0.2, precision="fp32", accuracy=None,
+    )  # fmt: skip
+
+
+def test_the_tools_preprocess_each_model_as_the_service_does(sample_dir: Path) -> None:
+    """tools/model_input.py: the crop from input_shape, the short side from resize_to (else
+    crop + 32); Lite0's metadata gives exactly the default preprocessing's bytes."""
+    data = (sample_dir / "cat" / "oxpet-001.jpg").read_bytes()
+    lite0 = info_of(224, {"resize_to": 256})
+    np.testing.assert_array_equal(tensor_for(lite0, data), preprocess(data, max_pixels=LIMIT))
+    assert input_size(info_of(260, {"resize_to": 292})) == ((260, 260), 292)
+    assert input_size(info_of(260, {})) == ((260, 260), 292)
+    assert input_size(info_of(260, {"resize_to": 320})) == ((260, 260), 320)
+    assert tensor_for(info_of(260, {}), data).shape == (3, 260, 260)
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from classifier.deployment import Deployment
 from classifier.model import ModelRuntime, discover
+from classifier.served import ServedModel
 from tests.classifier.conftest import AppClient
 
 TYPE_BASE = "https://shelter-watch.example/problems/"
@@ -67,7 +67,7 @@ def test_an_unexpected_error_is_a_500_problem_with_the_request_id(
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("a bug, with s3cr3t inside")
 
-    monkeypatch.setattr(Deployment, "classify", broken)
+    monkeypatch.setattr(ServedModel, "predict", broken)
     photo = (sample_dir / "cat" / "oxpet-001.jpg").read_bytes()
     headers = {"X-Request-ID": "rid-500", "Content-Type": "image/jpeg"}
     response = client.post("/v1/predict", content=photo, headers=headers)
@@ -106,7 +106,7 @@ def test_v2_problems_carry_triton_error_member(
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(Deployment, "infer", broken)
+    monkeypatch.setattr(ServedModel, "infer", broken)
     inputs = [{"name": "images", "shape": [1, 3, 224, 224], "datatype": "FP32"}]
     inputs[0]["data"] = [0.0] * (3 * 224 * 224)
     crash = client.post(f"/v2/models/{model_name}/infer", json={"inputs": inputs}, headers=rid)

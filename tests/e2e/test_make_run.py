@@ -24,7 +24,7 @@ from tests.servers import ROOT, eventually, free_port
 
 pytestmark = pytest.mark.slow
 API_KEY = "e2e-admin-key"
-LOG_NAMES = {"redis", "classifier", "aggregator", "camera-ingest", "gateway", "camera-sim"}
+LOG_NAMES = {"redis", "classifier", "aggregator", "camera-ingest", "gateway", "camera-sim", "batch"}
 
 
 @dataclass
@@ -293,3 +293,60 @@ def test_ctrl_c_stops_everything_and_a_second_run_keeps_the_state(
     assert after["occupant"] == "cat"
     assert after["observation_count"] == before["observation_count"]
     assert camera.status_code == 200
+
+
+def test_no_secret_reaches_any_log_or_error_body(stack: Run, sample_dir: Path) -> None:
+    """A camera password and an issued API key, used through the gateway in good and failing
+    requests, appear in no service's log file and in no response body but the one that issues
+    the key."""
+    suffix = uuid.uuid4().hex[:8]
+    password = f"pw-{uuid.uuid4().hex}"
+    sim = f"http://127.0.0.1:{stack.base + 9}"
+    missing = f"127.0.0.1:{stack.base + 9}/cameras/nope/snapshot.jpg"  # the simulator: 404
+    bodies: list[str] = []
+    with stack.client() as client:
+        camera = {
+            "space_id": f"secret-{suffix}",
+            "mode": "poll",
+            "snapshot_url": f"http://watcher:{password}@127.0.0.1:{stack.base + 9}/cameras/"
+            "kennel-1/snapshot.jpg",
+        }
+        bad = {**camera, "snapshot_url": f"http://watcher:{password}@10.0.0.1/x.jpg"}
+        missing_camera = {**camera, "snapshot_url": f"http://u:{password}@{missing}"}
+        calls: list[tuple[str, str, dict[str, Any] | None]] = [
+            ("PUT", f"/api/v1/cameras/cam-secret-{suffix}", camera),
+            ("GET", f"/api/v1/cameras/cam-secret-{suffix}", None),
+            ("GET", "/api/v1/cameras", None),
+            ("PUT", f"/api/v1/cameras/cam-bad-{suffix}", bad),  # refused: a private address
+            ("PUT", f"/api/v1/cameras/cam-404-{suffix}", missing_camera),
+        ]
+        for method, path, body in calls:
+            resp = client.request(method, path, json=body)
+            assert resp.status_code < 500, resp.text
+            bodies.append(resp.text)
+        issued = client.post("/api/v1/keys", json={"role": "viewer", "label": "e2e"})
+        assert issued.status_code == 201, issued.text
+        key = issued.json()["secret"]
+        as_viewer = {"X-API-Key": key}
+        for method, path in (
+            ("GET", "/api/v1/spaces"),
+            ("DELETE", f"/api/v1/cameras/cam-secret-{suffix}"),  # refused: a viewer key
+            ("GET", "/api/v1/nowhere"),
+        ):
+            resp = client.request(method, path, headers=as_viewer)
+            bodies.append(resp.text)
+        bodies.append(client.get("/api/v1/spaces", headers={"X-API-Key": key + "x"}).text)
+        eventually(
+            lambda: (client.get(f"/api/v1/cameras/cam-404-{suffix}").json()["status"] or {}).get(
+                "last_error"
+            ),
+            timeout=30,
+            what="the camera whose snapshot answers 404 to have failed a poll",
+        )
+        bodies.append(client.get(f"/api/v1/cameras/cam-404-{suffix}").text)
+        assert sim  # the simulator served the snapshots above
+    logs = {p.name: p.read_text() for p in (stack.var_dir / "log").glob("*.log")}
+    for secret in (password, key):
+        leaked = [name for name, text in logs.items() if secret in text]
+        assert not leaked, f"a secret is in {leaked}"
+        assert not [b for b in bodies if secret in b], "a secret is in a response body"

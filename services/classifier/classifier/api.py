@@ -1,33 +1,31 @@
-"""HTTP routes of the v1 API: parse the request, call the deployment, render the answer.
+"""HTTP routes of the v1 data plane: parse the request, call the deployment, render the answer.
 
+Without `model` / `version` a request goes through the deployment (its strategy picks the
+version; `X-Camera-Id` keeps an A/B camera on its arm); with them it is `explicit`. The model
+registry's routes are in api_models.py, the deployment's and feedback's in api_deployment.py;
 /healthz, /readyz and /metrics are shelter-kit's (`main.py` installs them).
 """
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from classifier.deployment import Deployment
-from classifier.deps import PoolDep, RegistryDep, SettingsDep
+from classifier.deps import CameraDep, ServingDep, SettingsDep
 from classifier.errors import ERROR_STATUS, BadMultipart, ClassifierError, TooManyImages
 from classifier.intake import image_or_multipart, require_multipart
-from classifier.model import Prediction
 from classifier.schemas import (
     BATCH_REQUEST_BODY,
     IMAGE_REQUEST_BODY,
     BatchItemError,
     BatchItemOk,
     BatchResponse,
-    ModelDescription,
-    ModelList,
-    ModelVersion,
     PredictResponse,
 )
+from classifier.serving import Answer
 from shelter_kit.bodies import bounded, read_bounded
 from shelter_kit.handlers import domain_problem
 from shelter_kit.problems import Problem, problem_responses
@@ -37,43 +35,6 @@ router = APIRouter()
 ModelQuery = Annotated[str | None, Query(description="Model name; the default model if absent.")]
 VersionQuery = Annotated[str | None, Query(description="Model version; the newest if absent.")]
 Upload = tuple[str | None, bytes]  # a batch file part: its filename and its bytes
-
-
-def _describe(name: str, versions: list[Deployment]) -> ModelDescription:
-    return ModelDescription(
-        name=name,
-        default_version=versions[-1].info.version,
-        versions=[_version(d) for d in versions],
-    )
-
-
-def _version(d: Deployment) -> ModelVersion:
-    info = d.info
-    return ModelVersion(
-        version=info.version,
-        ready=d.ready,
-        sha256=info.sha256,
-        precision=info.precision,
-        input_name=info.input_name,
-        input_shape=list(info.input_shape),
-        labels=list(info.labels),
-        preprocessing=info.preprocessing,
-        other_threshold=d.runtime.other_threshold,
-        accuracy=info.accuracy,
-    )
-
-
-@router.get("/v1/models", tags=["models"])
-async def list_models(registry: RegistryDep, settings: SettingsDep) -> ModelList:
-    names = registry.names()
-    default = settings.default_model or (names[0] if names else None)
-    models = [_describe(n, registry.versions(n)) for n in names]
-    return ModelList(default_model=default, models=models)
-
-
-@router.get("/v1/models/{name}", tags=["models"], responses=problem_responses(404))
-async def get_model(name: str, registry: RegistryDep) -> ModelDescription:
-    return _describe(name, registry.versions(name))
 
 
 async def _parse_multipart(request: Request, *, limit: int, max_files: int) -> FormData:
@@ -126,22 +87,26 @@ async def _read_images(request: Request, *, limit: int, max_files: int) -> list[
 )
 async def predict(
     request: Request,
-    registry: RegistryDep,
+    serving: ServingDep,
     settings: SettingsDep,
-    pool: PoolDep,
+    camera: CameraDep,
     model: ModelQuery = None,
     version: VersionQuery = None,
 ) -> PredictResponse:
     """Classify one image: raw JPEG/PNG/WebP body, or multipart with a file field `image`."""
-    deployment = registry.serving(model, version)
+    call = serving.choose(camera, model, version)
     data = await _read_image(request, limit=settings.max_body_bytes)
-    result = await deployment.classify(data, pool=pool, max_pixels=settings.max_pixels)
+    (result,) = await serving.classify(call, [data])
+    if isinstance(result, ClassifierError):
+        raise result
     return PredictResponse(
-        label=result.label,
-        probabilities=result.probabilities,
-        model=deployment.info.name,
-        version=deployment.info.version,
-        prediction_id=str(uuid.uuid4()),
+        label=result.prediction.label,
+        probabilities=result.prediction.probabilities,
+        model=result.served.info.name,
+        version=result.served.info.version,
+        prediction_id=result.prediction_id,
+        role=result.role,
+        strategy=result.strategy,
     )
 
 
@@ -153,27 +118,29 @@ async def predict(
 )
 async def predict_batch(
     request: Request,
-    registry: RegistryDep,
+    serving: ServingDep,
     settings: SettingsDep,
-    pool: PoolDep,
+    camera: CameraDep,
     model: ModelQuery = None,
     version: VersionQuery = None,
 ) -> BatchResponse:
     """Classify every file part of a multipart body, in order; one bad image fails only itself."""
-    deployment = registry.serving(model, version)
+    call = serving.choose(camera, model, version)
     uploads = await _read_images(
         request, limit=settings.max_batch_body_bytes, max_files=settings.max_batch_items
     )
-    outcomes = await deployment.classify_many(
-        [data for _, data in uploads], pool=pool, max_pixels=settings.max_pixels
-    )
+    outcomes = await serving.classify(call, [data for _, data in uploads])
     results = [
         _item(index, filename, outcome)
         for index, ((filename, _), outcome) in enumerate(zip(uploads, outcomes, strict=True))
     ]
+    answered = next((o for o in outcomes if isinstance(o, Answer)), None)
+    served, role = (answered.served, answered.role) if answered else (call.served, call.role)
     return BatchResponse(
-        model=deployment.info.name,
-        version=deployment.info.version,
+        model=served.info.name,
+        version=served.info.version,
+        role=role,
+        strategy=call.strategy,
         count=len(results),
         failed=sum(isinstance(r, BatchItemError) for r in results),
         results=results,
@@ -181,7 +148,7 @@ async def predict_batch(
 
 
 def _item(
-    index: int, filename: str | None, outcome: Prediction | ClassifierError
+    index: int, filename: str | None, outcome: Answer | ClassifierError
 ) -> BatchItemOk | BatchItemError:
     if isinstance(outcome, ClassifierError):
         error = Problem(**domain_problem(outcome, ERROR_STATUS))
@@ -189,7 +156,7 @@ def _item(
     return BatchItemOk(
         index=index,
         filename=filename,
-        label=outcome.label,
-        probabilities=outcome.probabilities,
-        prediction_id=str(uuid.uuid4()),
+        label=outcome.prediction.label,
+        probabilities=outcome.prediction.probabilities,
+        prediction_id=outcome.prediction_id,
     )

@@ -2,7 +2,12 @@
 
 Live answers while models load; ready once every model is loaded and warmed. Every model route
 has a versioned form `/v2/models/{name}/versions/{version}/...`. Errors are the one problem+json
-dialect plus the `error` member Triton's clients read (`main.TritonErrorMember` adds it).
+dialect plus the `error` member Triton's clients read (`main.triton_error_member` adds it).
+
+A real model name addresses that model explicitly, bypassing the deployment's strategy (what a
+Triton client expects of a name). The name `deployed` is the deployment: its metadata is the
+primary's, and an infer on it is routed like a /v1 predict (`X-Camera-Id` for A/B); the answer's
+`model_name` / `model_version` say which version ran.
 """
 
 from __future__ import annotations
@@ -11,11 +16,13 @@ from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from classifier.deployment import Deployment
-from classifier.deps import RegistryDep, SettingsDep
-from classifier.errors import ModelNotReady
+from classifier.control import Control
+from classifier.deps import CameraDep, ControlDep, RegistryDep, ServingDep, SettingsDep
+from classifier.errors import ModelNotFound, ModelNotReady
 from classifier.registry import ModelRegistry
 from classifier.schemas import ModelMetadata, ServerMetadata, TensorMetadata
+from classifier.served import ServedModel
+from classifier.serving import DEPLOYED, Call, Serving
 from classifier.tensors import (
     DATATYPE,
     decode_inputs,
@@ -49,13 +56,23 @@ async def ready(registry: RegistryDep) -> dict[str, bool]:
     return {"ready": True}
 
 
-def _metadata(registry: ModelRegistry, name: str, version: str | None) -> ModelMetadata:
-    deployment = registry.serving(name, version)
+def _find(registry: ModelRegistry, control: Control, name: str, version: str | None) -> ServedModel:
+    if name != DEPLOYED:
+        return registry.serving(name, version)
+    if version is not None:
+        raise ModelNotFound(f"{DEPLOYED!r} has no versions: name the model to address one")
+    return registry.ready_version(control.current().spec.primary)
+
+
+def _metadata(
+    registry: ModelRegistry, control: Control, name: str, version: str | None
+) -> ModelMetadata:
+    deployment = _find(registry, control, name, version)
     info = deployment.info
     shape = [-1 if d is None else d for d in info.input_shape]
     return ModelMetadata(
         name=info.name,
-        versions=[d.info.version for d in registry.versions(name)],
+        versions=[d.info.version for d in registry.versions(info.name)],
         platform="onnxruntime_onnx",
         inputs=[TensorMetadata(name=info.input_name, datatype=DATATYPE, shape=shape)],
         outputs=[
@@ -66,39 +83,54 @@ def _metadata(registry: ModelRegistry, name: str, version: str | None) -> ModelM
 
 
 @router.get("/models/{name}")
-async def model_metadata(name: str, registry: RegistryDep) -> ModelMetadata:
-    return _metadata(registry, name, None)
+async def model_metadata(name: str, registry: RegistryDep, control: ControlDep) -> ModelMetadata:
+    return _metadata(registry, control, name, None)
 
 
 @router.get("/models/{name}/versions/{version}")
-async def version_metadata(name: str, version: str, registry: RegistryDep) -> ModelMetadata:
-    return _metadata(registry, name, version)
+async def version_metadata(
+    name: str, version: str, registry: RegistryDep, control: ControlDep
+) -> ModelMetadata:
+    return _metadata(registry, control, name, version)
 
 
-def _ready(registry: ModelRegistry, name: str, version: str | None) -> dict[str, object]:
-    deployment = registry.serving(name, version)
+def _ready(
+    registry: ModelRegistry, control: Control, name: str, version: str | None
+) -> dict[str, object]:
+    deployment = _find(registry, control, name, version)
     return {"name": name, "version": deployment.info.version, "ready": True}
 
 
 @router.get("/models/{name}/ready")
-async def model_ready(name: str, registry: RegistryDep) -> dict[str, object]:
-    return _ready(registry, name, None)
+async def model_ready(name: str, registry: RegistryDep, control: ControlDep) -> dict[str, object]:
+    return _ready(registry, control, name, None)
 
 
 @router.get("/models/{name}/versions/{version}/ready")
-async def version_ready(name: str, version: str, registry: RegistryDep) -> dict[str, object]:
-    return _ready(registry, name, version)
+async def version_ready(
+    name: str, version: str, registry: RegistryDep, control: ControlDep
+) -> dict[str, object]:
+    return _ready(registry, control, name, version)
 
 
-async def _infer(request: Request, deployment: Deployment, *, limit: int) -> Response:
+def _call(serving: Serving, name: str, version: str | None, camera: str | None) -> Call:
+    if name == DEPLOYED:
+        if version is not None:
+            raise ModelNotFound(f"{DEPLOYED!r} has no versions: name the model to address one")
+        return serving.choose(camera, None, None)
+    return serving.choose(camera, name, version)
+
+
+async def _infer(request: Request, serving: Serving, call: Call, *, limit: int) -> Response:
     length = request.headers.get("content-length")
     body = await read_bounded(request.stream(), limit=limit, content_length=length)
     try:
         parsed, tail = parse_request(body, request.headers.get(HEADER_LENGTH))
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False, include_input=False)) from exc
-    outputs = await deployment.infer(decode_inputs(parsed, tail))
-    header = {"model_name": deployment.info.name, "model_version": deployment.info.version}
+    call, outputs = await serving.infer(call, decode_inputs(parsed, tail))
+    info = call.served.info
+    header = {"model_name": info.name, "model_version": info.version}
     if parsed.id is not None:
         header["id"] = parsed.id
     content, json_length = encode_outputs(header, select_outputs(parsed, outputs))
@@ -113,17 +145,22 @@ async def _infer(request: Request, deployment: Deployment, *, limit: int) -> Res
 
 @router.post("/models/{name}/infer")
 async def infer(
-    name: str, request: Request, registry: RegistryDep, settings: SettingsDep
+    name: str, request: Request, serving: ServingDep, settings: SettingsDep, camera: CameraDep
 ) -> Response:
     """Run the raw graph on FP32 tensors (JSON `data`, or Triton's binary tensor extension)."""
-    deployment = registry.serving(name, None)
-    return await _infer(request, deployment, limit=settings.max_batch_body_bytes)
+    call = _call(serving, name, None, camera)
+    return await _infer(request, serving, call, limit=settings.max_batch_body_bytes)
 
 
 @router.post("/models/{name}/versions/{version}/infer")
 async def infer_version(
-    name: str, version: str, request: Request, registry: RegistryDep, settings: SettingsDep
+    name: str,
+    version: str,
+    request: Request,
+    serving: ServingDep,
+    settings: SettingsDep,
+    camera: CameraDep,
 ) -> Response:
     """The same, for one named version."""
-    deployment = registry.serving(name, version)
-    return await _infer(request, deployment, limit=settings.max_batch_body_bytes)
+    call = _call(serving, name, version, camera)
+    return await _infer(request, serving, call, limit=settings.max_batch_body_bytes)

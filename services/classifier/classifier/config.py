@@ -43,4 +43,28 @@ class Settings(BaseSettings):
     other_threshold: float | None = Field(default=None, ge=0, le=1)
     """Overrides the `other` threshold that the model's metadata carries."""
 
+    redis_url: str | None = None
+    """The deployment store (the classifier's own keyspace, keys `clf:*`; `make run`: db 3).
+    None: the default model serves alone, and deployment changes and feedback answer 503."""
+    store_dir: Path | None = None
+    """Where uploaded versions are kept (content-addressed); None: uploads answer 503."""
+    max_model_bytes: int = Field(default=256 * MIB, gt=0)
+    """Largest ONNX file an upload may bring."""
+    sync_interval_s: float = Field(default=1.0, gt=0)
+    """How often each replica reads the deployment (and the fleet's counts) from Redis."""
+    routing_seed: int | None = None
+    """Seeds the routing draws (canary share, shadow share, bandit); None: a random seed."""
+    prediction_retention_s: int = Field(default=7 * 86400, gt=0)
+    """How long a prediction is kept for feedback and comparisons (its Redis TTL)."""
+    prediction_log_max: int = Field(default=200_000, gt=0)
+    """Most predictions in the index (the oldest are dropped first)."""
+    record_queue: int = Field(default=10_000, gt=0)
+    """Traffic records waiting for Redis beyond which new ones are shed (never waited for)."""
+    shadow_queue: int = Field(default=32, gt=0)
+    """Shadow and compare runs waiting beyond which new ones are shed."""
+    shadow_workers: int = Field(default=1, gt=0)
+    """Shadow and compare runs at the same time."""
+    shadow_timeout_s: float = Field(default=5.0, gt=0)
+    """A shadow or compare run taking longer counts as the candidate's error."""
+
     log_level: str = "INFO"

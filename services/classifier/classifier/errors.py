@@ -19,10 +19,25 @@ ClassifierError
  |    +-- ModelNotFound         no such model name / version                            404
  |    +-- ModelNotReady         not loaded and warmed yet                               503
  +-- Overloaded                 more images wait for the model than the queue holds     503
+ +-- RegistryError              a change to the model registry is refused
+ |    +-- InvalidModel          an upload that fails validation (the reason is the detail)  422
+ |    +-- VersionExists         that name/version is already registered with other bytes  409
+ |    +-- VersionInUse          DELETE of a version the deployment routes traffic to      409
+ |    +-- VersionBuiltIn        DELETE of a version built into the image (build/models)   409
+ +-- DeploymentError            a deployment change is refused
+ |    +-- InvalidDeployment     names an unknown or unready version, or breaks a rule     422
+ |    +-- NothingToChange       promote without a candidate, rollback without a previous  409
+ |    +-- DeploymentConflict    another replica changed the deployment meanwhile          409
+ +-- FeedbackError
+ |    +-- PredictionNotFound    no logged prediction with that id (unknown or expired)    404
+ |    +-- FeedbackConflict      that prediction already has feedback with another label   409
+ +-- NotConfigured              the feature needs a setting this process lacks
+                                (CLASSIFIER_REDIS_URL, CLASSIFIER_STORE_DIR)              503
 
 Raised by shelter-kit, mapped by it (this module stays free of the web kit, so the model tools
 that import `preprocess` do not need it):
- shelter_kit.errors.BodyTooLarge   a body over its limit, declared or streamed          413
+ shelter_kit.errors.BodyTooLarge      a body over its limit, declared or streamed          413
+ shelter_kit.errors.StoreUnavailable  Redis (the deployment store) does not answer         503
 """
 
 from __future__ import annotations
@@ -84,6 +99,58 @@ class Overloaded(ClassifierError):
     """More images wait for the model than the queue holds; retry shortly."""
 
 
+class RegistryError(ClassifierError):
+    """A change to the model registry is refused."""
+
+
+class InvalidModel(RegistryError):
+    """An uploaded model (or its metadata) that does not pass validation."""
+
+
+class VersionExists(RegistryError):
+    """The name/version is registered already, with other bytes or metadata."""
+
+
+class VersionInUse(RegistryError):
+    """The version plays a role in the deployment (it may receive traffic)."""
+
+
+class VersionBuiltIn(RegistryError):
+    """The version comes from the model directory (the image), not from an upload."""
+
+
+class DeploymentError(ClassifierError):
+    """A deployment change is refused."""
+
+
+class InvalidDeployment(DeploymentError):
+    """The new deployment names an unknown or unready version, or breaks a rule."""
+
+
+class NothingToChange(DeploymentError):
+    """Promote without a candidate, or rollback with no candidate and no previous primary."""
+
+
+class DeploymentConflict(DeploymentError):
+    """The deployment changed under us several times in a row; retry."""
+
+
+class FeedbackError(ClassifierError):
+    """Feedback that cannot be recorded."""
+
+
+class PredictionNotFound(FeedbackError):
+    """No logged prediction has that id (never made, or older than the retention)."""
+
+
+class FeedbackConflict(FeedbackError):
+    """That prediction already has feedback with another label."""
+
+
+class NotConfigured(ClassifierError):
+    """The feature needs a setting this process was started without."""
+
+
 ERROR_STATUS: dict[type[Exception], int] = {
     UnsupportedImage: 415,
     CorruptImage: 422,
@@ -96,5 +163,15 @@ ERROR_STATUS: dict[type[Exception], int] = {
     ModelNotFound: 404,
     ModelNotReady: 503,
     Overloaded: 503,
+    InvalidModel: 422,
+    VersionExists: 409,
+    VersionInUse: 409,
+    VersionBuiltIn: 409,
+    InvalidDeployment: 422,
+    NothingToChange: 409,
+    DeploymentConflict: 409,
+    PredictionNotFound: 404,
+    FeedbackConflict: 409,
+    NotConfigured: 503,
     ClassifierError: 500,
 }

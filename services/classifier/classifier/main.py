@@ -1,23 +1,29 @@
-"""The classifier's app factory: the lifespan that loads the models, and shelter-kit installed.
+"""The classifier's app factory: the lifespan that builds its parts (`wiring`), and shelter-kit
+installed.
 
 Run with `uvicorn classifier.main:create_app --factory` (PYTHONPATH=services/classifier).
+
+Readiness is every model version found at start loaded and warmed, and nothing else: Redis (the
+deployment store) is not a readiness check, because predictions keep working without it on the
+last deployment this replica applied; GET /v1/deployment (`store.status`) and the metric
+`classifier_deployment_store_up` show the degraded state, and deployment changes answer 503.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from classifier import api, api_v2
+from classifier import api, api_deployment, api_models, api_v2
 from classifier.config import Settings
 from classifier.errors import ERROR_STATUS
-from classifier.metrics import InferenceMetrics
+from classifier.metrics import DeploymentMetrics, InferenceMetrics
 from classifier.registry import ModelRegistry
+from classifier.wiring import build
 from shelter_kit import install
 from shelter_kit.logs import configure_logging
 from shelter_kit.ops import Check
@@ -27,17 +33,14 @@ SERVICE = "classifier"
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    settings: Settings = app.state.settings
-    registry = ModelRegistry(settings, app.state.metrics)
-    registry.discover()
-    registry.start()  # loads on a background thread: live at once, ready once warmed
-    app.state.registry = registry
-    app.state.pool = ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="preprocess")
+    parts = build(app.state.settings, app.state.metrics, app.state.deployment_metrics)
+    for name, part in parts.state().items():
+        setattr(app.state, name, part)
+    await parts.start()
     try:
         yield
     finally:
-        await registry.stop()
-        app.state.pool.shutdown(wait=True, cancel_futures=True)
+        await parts.stop()
 
 
 def readiness(app: FastAPI) -> dict[str, Check]:
@@ -57,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     prometheus = CollectorRegistry()  # the kit's HTTP metrics and our inference metrics
     app.state.settings = settings
     app.state.metrics = InferenceMetrics(prometheus)
+    app.state.deployment_metrics = DeploymentMetrics(prometheus)
     install(
         app,
         status_map=ERROR_STATUS,
@@ -65,6 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         extend_problem=triton_error_member,
     )
     app.include_router(api.router)
+    app.include_router(api_models.router)
+    app.include_router(api_deployment.router)
     app.include_router(api_v2.router)
     return app
 

@@ -36,7 +36,7 @@ class ModelInfo:
     input_name: str
     input_shape: tuple[int | None, ...]
     labels: tuple[str, ...]
-    preprocessing: dict[str, str]
+    preprocessing: dict[str, Any]
     other_threshold: float
     precision: str
     accuracy: dict[str, Any] | None
@@ -49,6 +49,14 @@ class ModelInfo:
             raise ModelNotFound(f"no model.onnx + metadata.json in {path}")
         try:
             meta = json.loads(meta_file.read_text())
+        except ValueError as exc:
+            raise ModelError(f"{meta_file} is not valid model metadata: {exc!r}") from exc
+        return cls.from_metadata(meta, model_file, where=str(meta_file))
+
+    @classmethod
+    def from_metadata(cls, meta: Any, model_file: Path, *, where: str) -> ModelInfo:
+        """From metadata.json's fields (an upload's record holds the same ones)."""
+        try:
             return cls(
                 name=str(meta["name"]),
                 version=str(meta["version"]),
@@ -63,7 +71,7 @@ class ModelInfo:
                 accuracy=meta.get("accuracy"),
             )
         except (ValueError, KeyError, TypeError) as exc:
-            raise ModelError(f"{meta_file} is not valid model metadata: {exc!r}") from exc
+            raise ModelError(f"{where} is not valid model metadata: {exc!r}") from exc
 
 
 @dataclass(frozen=True)
@@ -124,12 +132,7 @@ class ModelRuntime:
             data = self.info.path.read_bytes()
             if hashlib.sha256(data).hexdigest() != self.info.sha256:
                 raise ModelError(f"{self.info.path} does not match the sha256 in its metadata")
-            import onnxruntime as ort
-
-            options = ort.SessionOptions()
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            options.intra_op_num_threads, options.inter_op_num_threads = self._threads
-            session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+            session = open_session(data, *self._threads)
             names = [o.name for o in session.get_outputs()]
             warm = np.zeros((warm_batch, *self.image_shape), dtype=np.float32)
             arrays = session.run(names, {self.info.input_name: warm})
@@ -162,6 +165,17 @@ class ModelRuntime:
         except Exception as exc:  # onnxruntime reports bad shapes as its own exception types
             raise InvalidInput(f"the model rejected the input: {exc}") from exc
         return dict(zip(names, outputs, strict=True))
+
+
+def open_session(data: bytes, intra_op_threads: int = 1, inter_op_threads: int = 1) -> Any:
+    """An ONNX Runtime CPU session on ``data`` (ORT_ENABLE_ALL); what ORT raises on bad bytes
+    propagates (the upload validator reports it)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads, options.inter_op_num_threads = intra_op_threads, inter_op_threads
+    return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
 
 
 def discover(model_dir: Path) -> list[ModelInfo]:

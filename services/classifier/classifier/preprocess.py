@@ -3,6 +3,10 @@
 Decode (JPEG draft at >= 256 px, which is what makes large photos cheap), apply EXIF orientation,
 convert to RGB, resize the short side to 256 (bilinear), center-crop 224x224, ``(x - 127) / 128``,
 channels first. This matches the metadata's ``preprocessing`` and the shipped head's training.
+
+Another input size (EfficientNet-Lite2's 260, a tiny test model's 16) passes ``crop`` (height,
+width) and ``resize`` (the short side before the crop); ``resize_for`` gives TF EfficientNet's
+crop padding (crop + 32: 224 -> 256, 260 -> 292) unless the metadata names ``resize_to``.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from classifier.errors import CorruptImage, ImageTooLarge, UnsupportedImage
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")
 RESIZE_TO = 256
 CROP = 224
+CROP_PADDING = 32  # short side = crop + 32 before the centre crop
 MEAN = 127.0
 SCALE = 128.0
 
@@ -60,13 +65,20 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         raise UnsupportedImage(f"pixel mode {image.mode} is not supported") from exc
 
 
-def scaled_size(width: int, height: int) -> tuple[int, int]:
-    """The size after the short side is resized to 256 (what to_tensor resizes to)."""
-    scale = RESIZE_TO / min(width, height)
-    return max(RESIZE_TO, round(width * scale)), max(RESIZE_TO, round(height * scale))
+def resize_for(crop: tuple[int, int], resize_to: object = None) -> int:
+    """The short side to resize to before a ``crop`` (height, width) centre crop."""
+    if isinstance(resize_to, int) and not isinstance(resize_to, bool) and resize_to >= max(crop):
+        return resize_to
+    return max(crop) + CROP_PADDING
 
 
-def load_image(data: bytes, *, max_pixels: int) -> Image.Image:
+def scaled_size(width: int, height: int, resize: int = RESIZE_TO) -> tuple[int, int]:
+    """The size after the short side is resized to ``resize`` (what to_tensor resizes to)."""
+    scale = resize / min(width, height)
+    return max(resize, round(width * scale)), max(resize, round(height * scale))
+
+
+def load_image(data: bytes, *, max_pixels: int, resize: int = RESIZE_TO) -> Image.Image:
     """Decoded RGB image, upright per its EXIF orientation.
 
     Raises ImageTooLarge (checked from the header, before any pixel is decoded: both the image's
@@ -80,14 +92,14 @@ def load_image(data: bytes, *, max_pixels: int) -> Image.Image:
         raise ImageTooLarge(f"{width}x{height} = {width * height} pixels, limit {max_pixels}")
     if width < 1 or height < 1:
         raise CorruptImage(f"image has no pixels ({width}x{height})")
-    scaled_w, scaled_h = scaled_size(width, height)
+    scaled_w, scaled_h = scaled_size(width, height, resize)
     if scaled_w * scaled_h > max_pixels:  # a thin image grows up to 256x when its short side does
         raise ImageTooLarge(
             f"a {width}x{height} image would be {scaled_w}x{scaled_h} = {scaled_w * scaled_h} px "
-            f"after scaling its short side to {RESIZE_TO}; the limit is {max_pixels} px"
+            f"after scaling its short side to {resize}; the limit is {max_pixels} px"
         )
     if image.format == "JPEG":
-        image.draft("RGB", (RESIZE_TO, RESIZE_TO))
+        image.draft("RGB", (resize, resize))
     try:
         image.load()
         image = ImageOps.exif_transpose(image)
@@ -98,17 +110,23 @@ def load_image(data: bytes, *, max_pixels: int) -> Image.Image:
     return _to_rgb(image)
 
 
-def to_tensor(image: Image.Image) -> np.ndarray:
+def to_tensor(
+    image: Image.Image, *, crop: tuple[int, int] = (CROP, CROP), resize: int = RESIZE_TO
+) -> np.ndarray:
     """float32 [3, 224, 224]: short side to 256 (bilinear), center crop, (x - 127) / 128."""
-    size = scaled_size(*image.size)
+    size = scaled_size(*image.size, resize)
     resized = image.resize(size, Image.Resampling.BILINEAR)
-    left = round((size[0] - CROP) / 2)
-    top = round((size[1] - CROP) / 2)
-    crop = resized.crop((left, top, left + CROP, top + CROP))
-    array = np.asarray(crop, dtype=np.float32)
+    height, width = crop
+    left = round((size[0] - width) / 2)
+    top = round((size[1] - height) / 2)
+    crop_box = resized.crop((left, top, left + width, top + height))
+    array = np.asarray(crop_box, dtype=np.float32)
     return np.ascontiguousarray(((array - MEAN) / SCALE).transpose(2, 0, 1))
 
 
-def preprocess(data: bytes, *, max_pixels: int) -> np.ndarray:
+def preprocess(
+    data: bytes, *, max_pixels: int, crop: tuple[int, int] = (CROP, CROP), resize: int = RESIZE_TO
+) -> np.ndarray:
     """Image bytes to float32 [3, 224, 224] (see load_image for the errors raised)."""
-    return to_tensor(load_image(data, max_pixels=max_pixels))
+    image = load_image(data, max_pixels=max_pixels, resize=resize)
+    return to_tensor(image, crop=crop, resize=resize)

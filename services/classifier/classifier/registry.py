@@ -1,22 +1,29 @@
-"""The models this process serves: discovered at start-up, loaded and warmed in the background.
+"""The model versions this process serves: the model directory's (`build`) and the store's
+(`upload`), loaded and warmed in the background.
 
-The `ModelRegistry` finds deployments (`deployment.py`) by name and version and says whether all
-of them are ready. Loading happens on a plain thread, so the event loop answers /healthz and
-/v2/health/live while ONNX Runtime loads. Readiness is each runtime's one flag; a request checks
-it once, in `serving`, before its body is read.
+Loading happens on threads, so the event loop answers /healthz and /v2/health/live while ONNX
+Runtime loads. Readiness: every version found at start is loaded and warmed. A version added
+later (an upload, here or on another replica) is listed as `loading` until it is warm, without
+taking the process out of rotation; traffic reaches it only once it is ready.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+from collections.abc import Coroutine
+from typing import Any
 
 from classifier.batching import MicroBatcher
 from classifier.config import Settings
-from classifier.deployment import Deployment
 from classifier.errors import ModelError, ModelNotFound, ModelNotReady
 from classifier.metrics import InferenceMetrics
 from classifier.model import ModelInfo, ModelRuntime, discover
+from classifier.modelstore import ModelStore
+from classifier.refs import ref, split_ref
+from classifier.served import BUILD, UPLOAD, ServedModel
+from classifier.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -26,30 +33,36 @@ def _version_key(version: str) -> tuple[int, int | str]:
 
 
 class ModelRegistry:
-    """Every deployment under the model directory, keyed by (name, version)."""
+    """Every served version, keyed by `name/version`."""
 
-    def __init__(self, settings: Settings, metrics: InferenceMetrics) -> None:
+    def __init__(
+        self, settings: Settings, metrics: InferenceMetrics, store: ModelStore | None = None
+    ) -> None:
         self._settings = settings
         self._metrics = metrics
-        self._deployments: dict[tuple[str, str], Deployment] = {}
+        self.store = store
+        self._served: dict[str, ServedModel] = {}
+        self._at_start: set[str] = set()
         self._thread: threading.Thread | None = None
         self._discover_error: str | None = None
+        self._loading: set[asyncio.Task[object]] = set()
 
     def discover(self) -> None:
-        """Read every model's metadata (cheap); sessions are created later, by `start`."""
+        """Read every version's metadata (cheap); sessions are created later, by `start`."""
         try:
             infos = discover(self._settings.model_dir)
         except ModelError as exc:  # a bad metadata.json: stay up, not ready, and say why
             self._discover_error = str(exc)
             logger.error("model discovery failed: %s", exc)
-            return
+            infos = []
         for info in infos:
-            self._deployments[(info.name, info.version)] = self._deploy(info)
-        logger.info(
-            "found %d model version(s) under %s", len(self._deployments), self._settings.model_dir
-        )
+            self._served[ref(info.name, info.version)] = self._serve(info, BUILD)
+        for key, info in (self.store.versions() if self.store else {}).items():
+            self._served.setdefault(key, self._serve(info, UPLOAD))
+        self._at_start = set(self._served)
+        logger.info("found %d model version(s)", len(self._served))
 
-    def _deploy(self, info: ModelInfo) -> Deployment:
+    def _serve(self, info: ModelInfo, source: str) -> ServedModel:
         s = self._settings
         runtime = ModelRuntime(
             info,
@@ -66,66 +79,104 @@ class ModelRegistry:
             metrics=self._metrics,
             labels=(info.name, info.version),
         )
-        return Deployment(info, runtime, batcher, self._metrics)
+        return ServedModel(info, runtime, batcher, self._metrics, source=source)
 
     def start(self) -> None:
-        """Start the batchers, and load + warm every model on a background thread."""
-        for deployment in self._deployments.values():
-            deployment.batcher.start()
-        self._thread = threading.Thread(target=self._load_all, name="model-loader", daemon=True)
+        """Start the batchers, and load + warm every version on a background thread."""
+        for served in self._served.values():
+            served.batcher.start()
+        targets = list(self._served.values())
+        self._thread = threading.Thread(
+            target=_load_all, args=(targets,), name="model-loader", daemon=True
+        )
         self._thread.start()
 
-    def _load_all(self) -> None:
-        for deployment in self._deployments.values():
-            try:
-                deployment.load()
-            except Exception as exc:  # a broken model must not take the process down
-                deployment.error = repr(exc)
-                logger.exception("model %s/%s failed to load", *deployment.labels)
-
     async def stop(self) -> None:
-        for deployment in self._deployments.values():
-            await deployment.batcher.stop()
+        await cancel_and_wait(list(self._loading))
+        for served in self._served.values():
+            await served.batcher.stop()
+
+    async def add(self, info: ModelInfo) -> ServedModel:
+        """Register an uploaded version and load it (returns once it is warm, or failed)."""
+        key = ref(info.name, info.version)
+        if key in self._served:
+            return self._served[key]
+        served = self._serve(info, UPLOAD)
+        served.batcher.start()
+        self._served[key] = served
+        await asyncio.to_thread(_load, served)
+        return served
+
+    async def remove(self, key: str) -> None:
+        served = self._served.pop(key, None)
+        if served is not None:
+            await served.batcher.stop()
+
+    def rescan(self) -> None:
+        """Pick up versions another replica stored or deleted (loaded in the background)."""
+        if self.store is None:
+            return
+        stored = self.store.versions()
+        for key, info in stored.items():
+            if key not in self._served:
+                self._background(self.add(info), f"load {key}")
+        for key in [k for k, s in self._served.items() if s.source == UPLOAD and k not in stored]:
+            self._background(self.remove(key), f"unload {key}")
+
+    def _background(self, work: Coroutine[Any, Any, object], name: str) -> None:
+        task: asyncio.Task[object] = asyncio.create_task(work, name=name)
+        self._loading.add(task)
+        task.add_done_callback(self._loading.discard)
 
     @property
     def ready(self) -> bool:
-        return bool(self._deployments) and all(d.ready for d in self._deployments.values())
+        return bool(self._served) and self.not_ready_reason() is None
 
     def not_ready_reason(self) -> str | None:
-        """None when every model is loaded and warmed, else why not (a readiness check)."""
-        if not self._deployments:
+        """None when every version found at start is loaded and warmed, else why not."""
+        if not self._served:
             return self._discover_error or f"no model found under {self._settings.model_dir}"
-        waiting = [d for d in self._deployments.values() if not d.ready]
-        return "; ".join(f"{_name(d)}: {d.error or 'loading'}" for d in waiting) or None
+        waiting = [self._served[k] for k in sorted(self._at_start) if k in self._served]
+        return "; ".join(f"{s.ref}: {s.error or 'loading'}" for s in waiting if not s.ready) or None
+
+    def all(self) -> list[ServedModel]:
+        return [self._served[k] for k in sorted(self._served)]
+
+    def find(self, key: str) -> ServedModel | None:
+        return self._served.get(key)
 
     def names(self) -> list[str]:
-        return sorted({name for name, _ in self._deployments})
+        return sorted({s.info.name for s in self._served.values()})
 
-    def versions(self, name: str) -> list[Deployment]:
+    def versions(self, name: str) -> list[ServedModel]:
         """Every version of `name`, oldest first; ModelNotFound when there is none."""
-        found = [d for (n, _), d in self._deployments.items() if n == name]
+        found = [s for s in self._served.values() if s.info.name == name]
         if not found:
             raise ModelNotFound(f"no model named {name!r} (known: {', '.join(self.names())})")
-        return sorted(found, key=lambda d: _version_key(d.info.version))
+        return sorted(found, key=lambda s: _version_key(s.info.version))
 
-    def serving(self, name: str | None = None, version: str | None = None) -> Deployment:
+    def serving(self, name: str | None = None, version: str | None = None) -> ServedModel:
         """The named version (or the newest of the default model), ready to serve.
 
         ModelNotFound when there is no such model or version, ModelNotReady while it loads (or
-        when it failed to). The one readiness check of a request.
+        when it failed to).
         """
         name = name or self.default_name()
         if version is None:
-            deployment = self.versions(name)[-1]
-        elif (found := self._deployments.get((name, version))) is not None:
-            deployment = found
+            served = self.versions(name)[-1]
+        elif (found := self._served.get(f"{name}/{version}")) is not None:
+            served = found
         else:
             self.versions(name)  # raises for an unknown name
             raise ModelNotFound(f"model {name!r} has no version {version!r}")
-        if not deployment.ready:
-            reason = f": {deployment.error}" if deployment.error else " (loading)"
-            raise ModelNotReady(f"model {_name(deployment)} is not ready{reason}")
-        return deployment
+        if not served.ready:
+            reason = f": {served.error}" if served.error else " (loading)"
+            raise ModelNotReady(f"model {served.ref} is not ready{reason}")
+        return served
+
+    def ready_version(self, key: str) -> ServedModel:
+        """`name/version`, ready (ModelNotFound / ModelNotReady otherwise)."""
+        return self.serving(*split_ref(key))
 
     def default_name(self) -> str:
         if self._settings.default_model:
@@ -135,6 +186,19 @@ class ModelRegistry:
             raise ModelNotFound(f"no model found under {self._settings.model_dir}")
         return names[0]
 
+    def default_ref(self) -> str:
+        """The newest version of the default model: the primary when no deployment was set."""
+        return self.versions(self.default_name())[-1].ref
 
-def _name(deployment: Deployment) -> str:
-    return f"{deployment.info.name}/{deployment.info.version}"
+
+def _load_all(targets: list[ServedModel]) -> None:
+    for served in targets:
+        _load(served)
+
+
+def _load(served: ServedModel) -> None:
+    try:
+        served.load()
+    except Exception as exc:  # a broken model must not take the process down
+        served.error = repr(exc)
+        logger.exception("model %s failed to load", served.ref)

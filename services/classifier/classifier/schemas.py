@@ -49,12 +49,22 @@ BATCH_REQUEST_BODY = {
 }
 
 
+ROLE = Field(
+    description="What the version that answered is in the deployment: primary, candidate, or "
+    "explicit (the request named its model).",
+    examples=["primary"],
+)
+STRATEGY = Field(description="The deployment's strategy, or explicit.", examples=["canary"])
+
+
 class PredictResponse(BaseModel):
     label: str = Field(examples=["cat"])
     probabilities: Probabilities = Field(examples=[{"cat": 0.97, "dog": 0.02, "other": 0.01}])
-    model: str
-    version: str
-    prediction_id: str
+    model: str = Field(description="The model that made this prediction.")
+    version: str = Field(description="Its version.")
+    prediction_id: str = Field(description="Quote it in POST /v1/feedback.")
+    role: str = ROLE
+    strategy: str = STRATEGY
 
 
 class BatchItemOk(BaseModel):
@@ -72,8 +82,13 @@ class BatchItemError(BaseModel):
 
 
 class BatchResponse(BaseModel):
+    """A batch is routed once: one version answers every image (a failing candidate's images
+    are answered by the primary, which `model` / `version` then name)."""
+
     model: str
     version: str
+    role: str = ROLE
+    strategy: str = STRATEGY
     count: int
     failed: int
     results: list[BatchItemOk | BatchItemError]
@@ -82,12 +97,19 @@ class BatchResponse(BaseModel):
 class ModelVersion(BaseModel):
     version: str
     ready: bool
+    status: str = Field(description="loading, ready or failed", examples=["ready"])
+    error: str | None = Field(description="Why it failed to load, if it did.")
+    source: str = Field(description="build (the model directory) or upload", examples=["build"])
+    roles: list[str] = Field(
+        description="What it is in the deployment: primary, candidate, previous-primary.",
+        examples=[["primary"]],
+    )
     sha256: str
     precision: str
     input_name: str
     input_shape: list[int | None]
     labels: list[str]
-    preprocessing: dict[str, str]
+    preprocessing: dict[str, Any]
     other_threshold: float = Field(description="The threshold this process applies.")
     accuracy: dict[str, Any] | None = Field(description="Measured when the model was built.")
 
@@ -99,7 +121,7 @@ class ModelDescription(BaseModel):
 
 
 class ModelList(BaseModel):
-    default_model: str | None
+    default_model: str | None = Field(description="The deployment's primary model.")
     models: list[ModelDescription]
 
 

