@@ -32,7 +32,9 @@ from shelter_kit.problems import Problem, problem_responses
 
 router = APIRouter()
 
-ModelQuery = Annotated[str | None, Query(description="Model name; the default model if absent.")]
+ModelQuery = Annotated[
+    str | None, Query(description="Model name: answered by it, bypassing the deployment.")
+]
 VersionQuery = Annotated[str | None, Query(description="Model version; the newest if absent.")]
 Upload = tuple[str | None, bytes]  # a batch file part: its filename and its bytes
 

@@ -9,7 +9,6 @@ history); a value that is not a sane token (<= 128 of `A-Za-z0-9._:@-`) is ignor
 
 from __future__ import annotations
 
-from concurrent.futures import Executor
 from typing import Annotated
 
 from fastapi import Depends, Header
@@ -21,19 +20,15 @@ from classifier.feedback import FeedbackDesk
 from classifier.refs import sane_token
 from classifier.registry import ModelRegistry
 from classifier.serving import Serving
-from classifier.wiring import Parts
 from shelter_kit.deps import from_state
 
 CAMERA_HEADER, KEY_HEADER = "X-Camera-Id", "X-Key-Id"
 
 RegistryDep = Annotated[ModelRegistry, Depends(from_state("registry"))]
 SettingsDep = Annotated[Settings, Depends(from_state("settings"))]
-PoolDep = Annotated[Executor, Depends(from_state("pool"))]
-"""The threads that decode and preprocess images, off the event loop."""
 ControlDep = Annotated[Control, Depends(from_state("control"))]
 ServingDep = Annotated[Serving, Depends(from_state("serving"))]
 FeedbackDep = Annotated[FeedbackDesk, Depends(from_state("feedback"))]
-PartsDep = Annotated[Parts, Depends(from_state("parts"))]
 CatalogDep = Annotated[Catalog, Depends(from_state("catalog"))]
 
 
