@@ -74,7 +74,10 @@ class LocalStack:
                 "CLASSIFIER_REDIS_URL": f"{redis}/3",
                 "CLASSIFIER_STORE_DIR": str(self.var_dir / "classifier"),
             }),
-            "aggregator": (p.aggregator, {"AGGREGATOR_REDIS_URL": f"{redis}/1"}),
+            "aggregator": (p.aggregator, {
+                "AGGREGATOR_REDIS_URL": f"{redis}/1",
+                "AGGREGATOR_INGEST_URL": f"http://127.0.0.1:{p.ingest}",  # camera health alerts
+            }),
             "batch": (p.batch, {
                 "BATCH_REDIS_URL": f"{redis}/4",
                 "BATCH_DATA_DIR": str(self.var_dir / "batch"),

@@ -7,23 +7,35 @@ for conditions that time alone makes true, and registry changes). Either way it 
 that space needs, every read WATCHed: the animals placed in the space, the space's open alerts,
 and, when some resolve, those alerts by id. So two evaluators never raise one condition twice,
 and the work per observation does not grow with the registry or the alert history.
+
+Camera health alerts (`reconcile_cameras`, from camera-ingest's camera list) keep their open index
+apart, in `camhealth:open`, as no space's evaluation knows their conditions.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from aggregator import camera_health
 from aggregator.alerts import Condition, evaluate
-from aggregator.errors import AggregatorError, AlertNotFound, InvalidTransition, StoreUnavailable
+from aggregator.camera_health import CameraHealth, Seen
+from aggregator.errors import (
+    AggregatorError,
+    AlertNotFound,
+    IngestUnavailable,
+    InvalidTransition,
+    StoreUnavailable,
+)
 from aggregator.fusion import SpaceState, SpaceView, view
 from aggregator.records import state_from_dict
 from aggregator.registry import Animal
 from aggregator.shelter import Shelter
 from aggregator.store import Reader
-from aggregator.writes import Emit, HashDel, HashPut, Op, ScoredAdd, ScoredRemove
+from aggregator.writes import Delete, Emit, HashDel, HashPut, Op, ScoredAdd, ScoredRemove
 
 logger = logging.getLogger(__name__)
 Json = dict[str, Any]
@@ -68,7 +80,14 @@ async def reconcile(
     holding = evaluate(
         spaces={space_id: (state, seen)}, animals=animals, now=now, params=sh.alerting
     )
-    open_key = key("alerts", "open", space_id)
+    return await _changes(r, sh, key("alerts", "open", space_id), holding, now)
+
+
+async def _changes(
+    r: Reader, sh: Shelter, open_key: str, holding: dict[str, Condition], now: datetime
+) -> tuple[list[Json], list[Op]]:
+    """Raise what holds and is not open under `open_key`; resolve what is open and holds no more."""
+    key = sh.store.key
     open_ids = await r.hash(open_key)
     gone = [k for k in open_ids if k not in holding]
     fresh = [c for k, c in holding.items() if k not in open_ids]
@@ -127,6 +146,48 @@ async def evaluate_quietly(sh: Shelter, *, scope: set[str] | None) -> None:
         await evaluate_alerts(sh, scope=scope)
     except (AggregatorError, StoreUnavailable) as exc:
         logger.warning("alert evaluation failed: %s", exc)
+
+
+async def reconcile_cameras(sh: Shelter, cameras: list[CameraHealth]) -> list[Json]:
+    """Raise and resolve the camera health alerts for ingest's cameras as listed now, and
+    remember each camera's dead-frame count, in one transaction."""
+    open_key, seen_key = sh.store.key("camhealth", "open"), sh.store.key("camhealth", "seen")
+
+    async def step(r: Reader) -> tuple[list[Json], list[Op]]:
+        now = sh.clock()
+        seen = {cam: _seen_from(doc) for cam, doc in (await r.hash_json(seen_key)).items()}
+        holding, remembered = camera_health.evaluate(
+            cameras=cameras, seen=seen, now=now, offline_after_s=sh.settings.camera_offline_alert_s
+        )
+        changed, ops = await _changes(r, sh, open_key, holding, now)
+        if remembered != seen:  # rewrite the whole hash: cameras gone from ingest are forgotten
+            ops.append(Delete(seen_key))
+            ops += [HashPut(seen_key, cam, _seen_to(s)) for cam, s in remembered.items()]
+        return changed, ops
+
+    changed: list[Json] = await sh.store.transact(step)
+    log_changes(changed)
+    return changed
+
+
+async def check_cameras(sh: Shelter, fetch: Callable[[], Awaitable[list[CameraHealth]]]) -> None:
+    """One poll: fetch ingest's cameras and reconcile. Ingest unreachable changes no alert."""
+    try:
+        cameras = await fetch()
+    except IngestUnavailable as exc:
+        logger.warning("camera health not checked, alerts left as they are: %s", exc)
+        return
+    await reconcile_cameras(sh, cameras)
+
+
+def _seen_from(doc: Json) -> Seen:
+    grew_at = doc.get("grew_at")
+    return Seen(int(doc["frames_dead"]), datetime.fromisoformat(grew_at) if grew_at else None)
+
+
+def _seen_to(seen: Seen) -> Json:
+    grew_at = seen.grew_at.isoformat() if seen.grew_at else None
+    return {"frames_dead": seen.frames_dead, "grew_at": grew_at}
 
 
 async def prune_resolved(sh: Shelter) -> int:

@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     adopted_occupied_after_s: float = Field(300.0, ge=0)
     alert_retention_s: float = Field(7 * 24 * 3600.0, gt=0)  # resolved alerts are pruned after it
 
+    # Camera health alerts, from camera-ingest's `GET /v1/cameras` (None: off).
+    ingest_url: str | None = None
+    camera_offline_alert_s: float = Field(300.0, ge=0)  # also the quiet window of frames_dead
+    camera_poll_s: float = Field(15.0, gt=0)
+    ingest_timeout_s: float = Field(2.0, gt=0)
+
     # Server-sent events.
     sse_block_ms: int = Field(1000, ge=10)
     sse_heartbeat_s: float = Field(15.0, gt=0)

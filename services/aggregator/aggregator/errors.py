@@ -18,7 +18,8 @@ AggregatorError
 │   ├── BatchTooLarge             (more observations than `batch_max`)
 │   └── BadEventId                (Last-Event-ID is not a stream id)
 └── Unavailable                   -> 503
-    └── StoreContention           (optimistic retries exhausted)
+    ├── StoreContention           (optimistic retries exhausted)
+    └── IngestUnavailable         (camera-ingest's camera list unreachable; never reaches HTTP)
 shelter_kit StoreUnavailable      -> 503  (Redis does not answer; re-exported here)
 """
 
@@ -80,6 +81,10 @@ class Unavailable(AggregatorError):
 
 
 class StoreContention(Unavailable):
+    pass
+
+
+class IngestUnavailable(Unavailable):
     pass
 
 

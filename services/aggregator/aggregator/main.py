@@ -2,9 +2,10 @@
 
 Wires the parts (store, fusion and alert settings, metrics, clock), runs the periodic work (the
 key-layout upgrade at start, then alert evaluation for time-based conditions and the pruning of
-old resolved alerts), and installs the kit: request ids, problem+json from `errors.ERROR_STATUS`,
-HTTP metrics, `/healthz`, `/readyz` (Redis answers and the stored data is on the current layout),
-`/metrics`.
+old resolved alerts; and, with `ingest_url` set, the camera health alerts from camera-ingest's
+camera list, every `camera_poll_s`), and installs the kit: request ids, problem+json from
+`errors.ERROR_STATUS`, HTTP metrics, `/healthz`, `/readyz` (Redis answers and the stored data is
+on the current layout), `/metrics`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from aggregator import alerting, layout
 from aggregator.api import router
 from aggregator.config import Settings
 from aggregator.errors import ERROR_STATUS, AggregatorError, StoreUnavailable
+from aggregator.ingest import IngestClient
 from aggregator.metrics import Metrics
 from aggregator.shelter import Clock, Shelter, build_shelter, utc_now
 from shelter_kit import install
@@ -85,6 +87,19 @@ async def _periodically(sh: Shelter, stopping: asyncio.Event, upgraded: asyncio.
             await asyncio.wait_for(stopping.wait(), timeout=sh.settings.alert_interval_s)
 
 
+async def _watch_cameras(sh: Shelter, ingest: IngestClient, stopping: asyncio.Event) -> None:
+    """Every `camera_poll_s`: camera-ingest's camera list, reconciled into camera health alerts."""
+    while not stopping.is_set():
+        try:
+            await alerting.check_cameras(sh, ingest.cameras)
+        except (AggregatorError, StoreUnavailable) as exc:
+            logger.warning("camera health check failed: %s", exc)
+        except Exception:  # a bug must not end the loop
+            logger.exception("camera health check failed unexpectedly")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=sh.settings.camera_poll_s)
+
+
 def _checks(app: FastAPI) -> dict[str, Check]:
     """Readiness: Redis answers PING, and the stored data is on the current key layout."""
 
@@ -112,15 +127,22 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
         with contextlib.suppress(AggregatorError, StoreUnavailable):  # else the task retries
             await _upgrade(shelter, upgraded)
         restore = _chain_shutdown_signals(stopping)
-        task = asyncio.create_task(_periodically(shelter, stopping, upgraded))
+        tasks = [asyncio.create_task(_periodically(shelter, stopping, upgraded))]
+        ingest = None
+        if settings.ingest_url is not None:  # camera health alerts are on
+            ingest = IngestClient(base_url=settings.ingest_url, timeout_s=settings.ingest_timeout_s)
+            tasks.append(asyncio.create_task(_watch_cameras(shelter, ingest, stopping)))
         logger.info("aggregator ready", extra={"redis": settings.redis_url.split("@")[-1]})
         try:
             yield
         finally:
             stopping.set()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if ingest is not None:
+                await ingest.close()
             restore()
             await shelter.store.close()
 

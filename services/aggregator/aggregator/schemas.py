@@ -47,6 +47,32 @@ class ObservationBatchIn(BaseModel):
     observations: Annotated[list[ObservationIn], Field(min_length=1)]
 
 
+class IngestCameraStatus(BaseModel):
+    """What the aggregator reads of camera-ingest's `CameraStatus` (its schemas.py owns it)."""
+
+    model_config = ConfigDict(extra="ignore")
+    state: Literal["online", "offline"] = "online"
+    offline_since: AwareDatetime | None = None
+    last_error: str | None = None
+    frames_dead: int = 0
+    last_dead_reason: str | None = None
+    last_dead_at: AwareDatetime | None = None
+
+
+class IngestCamera(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: str
+    space_id: str
+    status: IngestCameraStatus | None = None
+
+
+class IngestCameraList(BaseModel):
+    """camera-ingest's `GET /v1/cameras`, as far as the camera health alerts read it."""
+
+    model_config = ConfigDict(extra="ignore")
+    cameras: list[IngestCamera]
+
+
 class CameraReading(BaseModel):
     frame_id: str
     captured_at: str

@@ -12,6 +12,10 @@ Keys (`agg:` is `key_prefix`):
                               alert_retention_s has passed)
     alerts:open:{space_id}    hash condition key -> alert id: the space's open alerts
     alerts:resolved           sorted set of resolved alert ids, scored by resolution time
+    camhealth:open            hash condition key -> alert id: the open camera health alerts
+                              (camera_offline, frames_dead; `camera_health.py`)
+    camhealth:seen            hash camera id -> JSON {frames_dead, grew_at}: each ingest camera's
+                              dead-frame count as last polled, and when it last grew
     events                    stream of change events, capped at about events_maxlen
     layout                    JSON {"version": n}: `upgrade.py` brings older data up to date
 
