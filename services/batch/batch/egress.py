@@ -2,10 +2,10 @@
 
 A job's URLs come from a client, and the workers fetch them from inside the network, where Redis,
 the classifier and a cloud's metadata service answer. So by default a fetch reaches public
-addresses only, the same rules camera-ingest applies to snapshot URLs (this is the batch
-service's own copy: services share no code but the kit). `BATCH_FETCH_ALLOW_NETWORKS` (a comma
-list of CIDRs, default empty) permits more, e.g. `192.168.40.0/24`, or `127.0.0.1/32` for a
-test server on loopback.
+addresses only, the same rules camera-ingest applies to snapshot URLs (`shelter_kit.egress`
+holds them; this module is the batch service's guard around them).
+`BATCH_FETCH_ALLOW_NETWORKS` (a comma list of CIDRs, default empty) permits more, e.g.
+`192.168.40.0/24`, or `127.0.0.1/32` for a test server on loopback.
 
 Refused unless allowed (the reason is the item's `detail`, its reason `egress-refused`):
 
@@ -32,16 +32,21 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-Resolver = Callable[[str, int], Awaitable[list[str]]]  # (host, port) -> addresses, as text
+from shelter_kit.egress import (
+    DEFAULT_PORTS,
+    IPAddress,
+    IPNetwork,
+    Resolver,
+    allowed,
+    literal,
+    parse_networks,
+    refusal,
+    system_resolve,
+)
 
-METADATA = (ipaddress.ip_network("169.254.169.254/32"), ipaddress.ip_network("fd00:ec2::254/128"))
-CGNAT = ipaddress.ip_network("100.64.0.0/10")
-DEFAULT_PORTS = {"http": 80, "https": 443}
+__all__ = ["Guard", "IPAddress", "Refused", "Unresolved", "parse_networks", "refusal"]
 
 
 class Refused(Exception):
@@ -50,63 +55,6 @@ class Refused(Exception):
 
 class Unresolved(Exception):
     """The host does not resolve (or not in time)."""
-
-
-def parse_networks(text: str) -> tuple[IPNetwork, ...]:
-    """`"192.168.40.0/24, 127.0.0.1"` -> networks (a bare address is its /32 or /128)."""
-    networks = []
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            msg = f"{item!r} is not a network in CIDR form (e.g. 10.20.0.0/16)"
-            raise ValueError(msg) from None
-    return tuple(networks)
-
-
-def _judged(ip: IPAddress) -> list[IPAddress]:
-    """The addresses a connection to `ip` reaches, for judging it."""
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return [ip.ipv4_mapped]
-        if ip.sixtofour is not None:
-            return [ip, ip.sixtofour]
-    return [ip]
-
-
-def _category(ip: IPAddress) -> str | None:
-    if any(ip in network for network in METADATA):
-        return "a cloud metadata address"
-    tests = (
-        ("a loopback address", ip.is_loopback),
-        ("an unspecified address", ip.is_unspecified),
-        ("a link-local address", ip.is_link_local),
-        ("a multicast address", ip.is_multicast),
-        ("a shared (CGNAT) address", ip in CGNAT),
-        ("a reserved address", ip.is_reserved),
-        ("a private address", ip.is_private),
-        ("not a public address", not ip.is_global),
-    )
-    return next((reason for reason, refused in tests if refused), None)
-
-
-def refusal(ip: IPAddress) -> str | None:
-    """Why a fetch may not reach `ip` by default, or None for a public address."""
-    return next((r for r in map(_category, _judged(ip)) if r is not None), None)
-
-
-async def system_resolve(host: str, port: int) -> list[str]:
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
-
-
-def literal(host: str) -> IPAddress | None:
-    try:
-        return ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return None
 
 
 class Guard:
@@ -125,7 +73,7 @@ class Guard:
 
     def check(self, ip: IPAddress, host: str) -> None:
         reason = refusal(ip)
-        if reason is None or any(a in net for a in _judged(ip) for net in self.allow):
+        if reason is None or allowed(ip, self.allow):
             return
         named = str(ip) if literal(host) == ip else f"{host} resolves to {ip},"
         raise Refused(f"{named} {reason}")

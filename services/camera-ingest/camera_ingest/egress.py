@@ -32,80 +32,26 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 import httpx
 
 from camera_ingest.errors import EgressRefused, HostUnresolved
+from shelter_kit.egress import (
+    DEFAULT_PORTS,
+    IPAddress,
+    IPNetwork,
+    Resolver,
+    allowed,
+    parse_networks,
+    refusal,
+    system_resolve,
+)
+from shelter_kit.egress import literal as _literal
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-# (host, port) -> the addresses it resolves to, as text; the default is the system's resolver.
-Resolver = Callable[[str, int], Awaitable[list[str]]]
+__all__ = ["DEFAULT_PORTS", "AddressGuard", "IPAddress", "IPNetwork", "parse_networks", "refusal"]
 
 SETTING = "INGEST_SNAPSHOT_ALLOW_NETWORKS"
-METADATA = (ipaddress.ip_network("169.254.169.254/32"), ipaddress.ip_network("fd00:ec2::254/128"))
-CGNAT = ipaddress.ip_network("100.64.0.0/10")
-DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def parse_networks(text: str) -> tuple[IPNetwork, ...]:
-    """`"192.168.40.0/24, 127.0.0.1"` -> networks (a bare address is its /32 or /128)."""
-    networks = []
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            msg = f"{item!r} is not a network in CIDR form (e.g. 10.20.0.0/16)"
-            raise ValueError(msg) from None
-    return tuple(networks)
-
-
-def _judged(ip: IPAddress) -> list[IPAddress]:
-    """The addresses a connection to `ip` reaches, for judging it."""
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return [ip.ipv4_mapped]
-        if ip.sixtofour is not None:
-            return [ip, ip.sixtofour]
-    return [ip]
-
-
-def _category(ip: IPAddress) -> str | None:
-    if any(ip in network for network in METADATA):
-        return "a cloud metadata address"
-    tests = (
-        ("a loopback address", ip.is_loopback),
-        ("an unspecified address", ip.is_unspecified),
-        ("a link-local address", ip.is_link_local),
-        ("a multicast address", ip.is_multicast),
-        ("a shared (CGNAT) address", ip in CGNAT),
-        ("a reserved address", ip.is_reserved),
-        ("a private address", ip.is_private),
-        ("not a public address", not ip.is_global),
-    )
-    return next((reason for reason, refused in tests if refused), None)
-
-
-def refusal(ip: IPAddress) -> str | None:
-    """Why a fetch may not reach `ip` by default, or None for a public address."""
-    return next((r for r in map(_category, _judged(ip)) if r is not None), None)
-
-
-async def system_resolve(host: str, port: int) -> list[str]:
-    """Every address the system resolver gives for `host` (the loop's getaddrinfo)."""
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
-
-
-def _literal(host: str) -> IPAddress | None:
-    try:
-        return ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return None
 
 
 class AddressGuard:
@@ -124,7 +70,7 @@ class AddressGuard:
         self.timeout_s = timeout_s
 
     def allowed(self, ip: IPAddress) -> bool:
-        return any(a in network for a in _judged(ip) for network in self.allow)
+        return allowed(ip, self.allow)
 
     def check(self, ip: IPAddress, host: str) -> None:
         """EgressRefused, saying why, when `ip` (which `host` gave) may not be fetched."""
