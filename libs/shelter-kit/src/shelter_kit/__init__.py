@@ -10,8 +10,11 @@ Modules, one idea each:
 - `handlers`    the exception handlers that map a service's domain errors to statuses
 - `ops`         the /healthz, /readyz and /metrics routes
 - `bodies`      bounded request-body readers (framework-free)
+- `bodylimit`   the cap on bodies a route reads whole (JSON, forms, text) and on URLs
 - `store`       the Redis client with its reconnect-once rule and error translation
+- `images`      what a valid frame is, once for ingest and the classifier (extra `[images]`)
 - `deps`        `Annotated` dependencies that reach the parts a lifespan put on app.state
+- `docs`        Swagger UI from local files (the pinned `fastapi-offline`'s): `/docs` offline
 - `service`     `install()`: all of the above on one FastAPI app
 
 What is deliberately NOT here: wire schemas (each service models what it reads), domain errors

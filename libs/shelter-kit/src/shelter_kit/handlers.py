@@ -20,14 +20,27 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
-from shelter_kit.errors import BodyTooLarge, StoreUnavailable
+from shelter_kit.errors import (
+    BodyTooLarge,
+    FrameTooLarge,
+    FrameTypeRefused,
+    FrameUnreadable,
+    StoreUnavailable,
+)
 from shelter_kit.problems import PROBLEM_JSON, code_for_name, code_for_status, problem
 
 log = logging.getLogger(__name__)
 
 StatusMap = Mapping[type[Exception], int]
-KIT_STATUS: dict[type[Exception], int] = {BodyTooLarge: 413, StoreUnavailable: 503}
+KIT_STATUS: dict[type[Exception], int] = {
+    BodyTooLarge: 413,
+    StoreUnavailable: 503,
+    FrameTypeRefused: 415,  # a service translates these into its own errors; a safety net
+    FrameTooLarge: 413,
+    FrameUnreadable: 422,
+}
 MAX_LISTED_ERRORS = 20  # a body of 100,000 bad keys must not earn a 9 MB answer
 
 
@@ -75,6 +88,18 @@ def validation_problem(errors: list[Any]) -> dict[str, Any]:
     return problem(422, "validation-error", detail, errors=listed)
 
 
+def allowed_methods(request: Request) -> str:
+    """The methods some route answers on this request's path (`Allow` of a 405)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")  # the request middleware answers HEAD wherever GET works
+    return ", ".join(sorted(methods))
+
+
 def add_handlers(app: FastAPI, status_map: StatusMap) -> None:
     """Register the handlers for `status_map`'s classes, validation and HTTP errors."""
     full: dict[type[Exception], int] = {**KIT_STATUS, **status_map}
@@ -92,7 +117,10 @@ def add_handlers(app: FastAPI, status_map: StatusMap) -> None:
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
         body = problem(exc.status_code, code_for_status(exc.status_code), str(exc.detail))
-        return problem_response(body, dict(exc.headers) if exc.headers else None)
+        headers = dict(exc.headers) if exc.headers else {}
+        if exc.status_code == 405:  # every route of the path, not only the first one matched
+            headers["Allow"] = allowed_methods(request)
+        return problem_response(body, headers or None)
 
     roots = {cls for cls in full if not any(b in full for b in cls.__mro__[1:])}
     for cls in roots:

@@ -92,6 +92,7 @@ _DESCRIPTIONS = {
     405: "Method not allowed",
     409: "Conflicts with the current state",
     413: "Body too large",
+    414: "URL too long",
     415: "Unsupported media type",
     422: "The request does not validate",
     429: "Too many requests",

@@ -5,7 +5,8 @@
                    checks=lambda: {"redis": ...})
 
 adds the request middleware (ids, metrics, HEAD, catch-all 500), the problem handlers, the ops
-routes, and the `Problem` schema in the OpenAPI components; returns the HTTP metrics.
+routes, the `Problem` schema in the OpenAPI components, and Swagger UI from local files at
+`/docs` (docs.py: no CDN); returns the HTTP metrics.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from typing import Any
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from shelter_kit.bodylimit import DEFAULT_MAX_BYTES, BodyLimit, capped
 from shelter_kit.context import ProblemExtension
 from shelter_kit.deps import PartNotReady
+from shelter_kit.docs import offline_docs
 from shelter_kit.handlers import StatusMap, add_handlers
 from shelter_kit.metrics import HttpMetrics
 from shelter_kit.middleware import RequestContextMiddleware
@@ -36,11 +39,14 @@ def install(
     ops_routes: bool = True,
     edge: bool = False,
     extend_problem: ProblemExtension | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BYTES,
 ) -> HttpMetrics:
     """`edge=True` for the public door (the gateway): a client's X-Forwarded-Uri is not trusted.
     `extend_problem(path, body)` returns members to add to every problem the app answers (the
-    classifier's /v2 problems also carry `error`, which Triton's clients read)."""
+    classifier's /v2 problems also carry `error`, which Triton's clients read).
+    `max_body_bytes` caps the bodies routes read whole (JSON, forms, text: `bodylimit`)."""
     http_metrics = HttpMetrics(registry)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)  # inside the request context
     app.add_middleware(
         RequestContextMiddleware,
         metrics=http_metrics,
@@ -53,6 +59,7 @@ def install(
             ops_router(registry=registry, checks=checks or (lambda: {}), refresh=refresh)
         )
     _document_problem(app)
+    offline_docs(app)
     return http_metrics
 
 
@@ -67,6 +74,7 @@ def _document_problem(app: FastAPI) -> None:
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components["Problem"] = Problem.model_json_schema()
             _problem_422s(schema)
+            _common_problems(schema)
             for unused in ("HTTPValidationError", "ValidationError"):
                 if unused not in json.dumps(schema["paths"]):
                     components.pop(unused, None)
@@ -84,3 +92,28 @@ def _problem_422s(schema: dict[str, Any]) -> None:
             entry = responses.get("422")
             if entry and "HTTPValidationError" in json.dumps(entry):
                 responses["422"] = dict(problem_422)
+
+
+NO_PROBLEMS = frozenset({"/healthz", "/metrics"})  # no I/O: always 200
+
+
+def _common_problems(schema: dict[str, Any]) -> None:
+    """Document the problems the kit itself answers on every route, so that the documents say
+    what the routes really answer: 400 (a body that is not text), 413 (over `max_body_bytes`)
+    and 422 where a route reads a body or parameters, 503 (a part not ready, Redis down) on every
+    route that does I/O, 405 nowhere (it is the answer for a method a path does not list)."""
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            statuses: list[int] = [] if path in NO_PROBLEMS else [503]
+            body = operation.get("requestBody", {}).get("content", {})
+            if any(capped(kind) for kind in body):
+                statuses += [400, 413, 422]
+            elif body:
+                statuses += [413, 415, 422]
+            if operation.get("parameters"):
+                statuses.append(422)
+            responses = operation["responses"]
+            for status, entry in problem_responses(*statuses).items():
+                responses.setdefault(str(status), entry)
