@@ -72,3 +72,21 @@ def test_redis_down_the_gateway_serves_on_its_fallback_and_says_so(
             assert "gateway_redis_degraded 0.0" in c.get("/metrics").text
         finally:
             back.stop()
+
+
+def test_redis_down_a_session_is_a_503_not_a_sign_out(
+    gateway_factory: GatewayFactory, own_redis: RedisServer
+):
+    """A session cannot be verified without Redis: 503 (the page keeps its sign-in and retries),
+    never 401 (which would sign a wall screen out on every Redis blip)."""
+    url = gateway_factory(redis_url=SecretStr(f"{own_redis.url}/2"), key_prefix="gw-down-s:",
+                          store_retry_s=0.2)  # fmt: skip
+    signed = httpx.post(url + "/api/v1/session", json={"key": issue(url, "viewer")["secret"]},
+                        headers={"X-Requested-With": "shelter-watch"}, timeout=10)  # fmt: skip
+    cookie = {"Cookie": f"sw_session={signed.cookies['sw_session']}"}
+    assert httpx.get(url + "/api/v1/spaces", headers=cookie, timeout=10).status_code == 200
+    own_redis.stop()
+    eventually(lambda: redis_check(url).startswith("degraded:"), timeout=5,
+               what="/readyz to say degraded")  # fmt: skip
+    refused = httpx.get(url + "/api/v1/spaces", headers=cookie, timeout=10)
+    assert_problem(refused, 503, "store-unavailable")

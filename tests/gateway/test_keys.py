@@ -175,16 +175,21 @@ def test_every_mutation_is_audited_with_key_id_and_role(client, keys: Keys, capl
 
         def audited() -> list[logging.LogRecord]:  # a line is written once its answer is sent
             found = [r for r in caplog.records if r.name == "gateway.audit"]
-            return found if len(found) >= 4 else []
+            # the issue above may add its own line late (first): wait for four after it
+            late = 1 if found and getattr(found[0], "path", "") == "/api/v1/keys" else 0
+            return found if len(found) >= 4 + late else []
 
         lines = eventually(audited, timeout=5, what="four audit lines")
     seen = [(getattr(r, "key_id", "?"), getattr(r, "role", "?"), getattr(r, "method", "?"),
              getattr(r, "path", "?"), getattr(r, "status", "?")) for r in lines]  # fmt: skip
+    issued = ("bootstrap", "admin", "POST", "/api/v1/keys", 201)
+    if len(seen) == 5 and seen[0] == issued:  # the issue's late line (see audited)
+        seen.pop(0)
     assert seen == [
         (staff["id"], "staff", "POST", "/api/v1/alerts/a-1/ack", 200),
         (staff["id"], "staff", "DELETE", "/api/v1/cameras/cam-1", 403),
         (None, None, "POST", "/api/v1/animals", 401),
-        ("bootstrap", "admin", "POST", "/api/v1/keys", 201),
+        issued,
     ]
     every = " ".join(str(r.__dict__) for r in lines)
     assert staff["secret"] not in every

@@ -19,7 +19,18 @@ from fastapi.routing import APIRoute
 
 from gateway import api
 from gateway.keys import Keys as KeyLifecycle
-from gateway.permissions import BOUND, ROLES, ROUTES, Kind, Role, Route, roles_allowed
+from gateway.permissions import (
+    BOUND,
+    ROLES,
+    ROUTES,
+    Kind,
+    Permission,
+    Role,
+    Route,
+    allows,
+    match,
+    roles_allowed,
+)
 from gateway.routes import RULES, public_path, resolve
 from gateway.store import GatewayStore
 from shelter_kit.store import connect
@@ -51,6 +62,7 @@ SPEC: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/spaces"): V,
     ("GET", "/api/v1/spaces/{space_id}"): V,
     ("GET", "/api/v1/spaces/{space_id}/history"): V,
+    ("GET", "/api/v1/spaces/{space_id}/frames"): V,
     ("GET", "/api/v1/summary"): V,
     ("GET", "/api/v1/animals"): V,
     ("GET", "/api/v1/animals/{animal_id}"): V,
@@ -95,7 +107,14 @@ SPEC: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/keys/{key_id}"): A,
     ("DELETE", "/api/v1/keys/{key_id}"): A,
     ("POST", "/api/v1/keys/{key_id}/rotate"): A,
+    ("POST", "/api/v1/session"): V,  # the key in the body; a camera key cannot sign in
+    ("GET", "/api/v1/session"): V,
+    ("DELETE", "/api/v1/session"): V,
+    ("GET", "/api/v1/links"): A,
+    ("POST", "/api/v1/links"): A,
+    ("DELETE", "/api/v1/links/{link_id}"): A,
 }
+SIGN_IN = ("POST", "/api/v1/session")
 # Upstream operations the proxy table would expose but no row lets through, and why.
 REFUSED_UPSTREAM: dict[tuple[str, str], str] = {}
 CALLERS = ["no key", "wrong key", "expired key", "revoked key", "camera key, this camera",
@@ -145,10 +164,15 @@ def callers(gateway: str, gateway_redis: RedisServer, key_prefix: str) -> Caller
 
 
 def concrete(route: Route, gateway: str) -> str:
-    """A path for the row: cam-1 for a camera, a fresh key for a key id, x1 for the rest."""
+    """A path for the row: cam-1 for a camera, a fresh key for a key id, a fresh viewer link
+    for a link id, x1 for the rest."""
     path = route.pattern.replace("{camera_id}", "cam-1")
     if "{key_id}" in path:
         path = path.replace("{key_id}", issue(gateway, "viewer", label="matrix target")["id"])
+    if "{link_id}" in path:
+        made = httpx.post(gateway + "/api/v1/links", json={"name": "matrix target"},
+                          headers={"X-API-Key": ADMIN}, timeout=10)  # fmt: skip
+        path = path.replace("{link_id}", made.json()["id"])
     for segment in route.segments:
         if segment.startswith("{"):
             path = path.replace(segment, "x1")
@@ -170,7 +194,17 @@ def body_for(route: Route) -> dict[str, Any]:
         return {}
     if route.pattern == "/api/v1/keys":
         return {"json": {"role": "viewer", "label": "matrix"}}
+    if route.pattern == "/api/v1/links":
+        return {"json": {"name": "matrix"}}
     return {"json": {}}
+
+
+def request_for(route: Route, secret: str | None) -> dict[str, Any]:
+    """The key as a header; for sign-in, in the body (with the header every sign-in needs)."""
+    if (route.method, route.pattern) == SIGN_IN:
+        return {"headers": {"X-Requested-With": "shelter-watch"},
+                "json": {"key": secret} if secret else {}}  # fmt: skip
+    return {"headers": {"X-API-Key": secret} if secret else {}, **body_for(route)}
 
 
 @pytest.fixture(scope="module")
@@ -182,10 +216,9 @@ def session(gateway: str) -> Iterator[httpx.Client]:
 @pytest.mark.parametrize("caller", CALLERS)
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r.method} {r.pattern}")
 def test_matrix(session: httpx.Client, gateway: str, callers: Callers, route: Route, caller: str):
-    secret = callers.secrets[caller]
-    headers = {"X-API-Key": secret} if secret else {}
     path = concrete(route, gateway)
-    response = session.request(route.method, path, headers=headers, **body_for(route))
+    session.cookies.clear()  # a sign-in's cookie would stand for its key on the next request
+    response = session.request(route.method, path, **request_for(route, callers.secrets[caller]))
     want = expected(route, caller)
     if want == 401:
         assert_problem(response, 401, UNAUTHENTICATED[caller])
@@ -195,6 +228,30 @@ def test_matrix(session: httpx.Client, gateway: str, callers: Callers, route: Ro
         assert 200 <= response.status_code < 300, response.text
         if not route.own:  # it reached the upstream the proxy table names
             assert response.json()["service"] == resolve(path.split("?")[0]).rule.upstream
+
+
+# What the dashboard's viewer and staff panels read (tests/browser drives them): a viewer link's
+# session must see every one of them; the Models panel's deployment routes stay admin-only.
+DASHBOARD_READS = ["/api/v1/spaces", "/api/v1/spaces/kennel-1",
+                   "/api/v1/spaces/kennel-1/history", "/api/v1/alerts", "/api/v1/animals",
+                   "/api/v1/animals/a1", "/api/v1/cameras", "/api/v1/cameras/cam-1",
+                   "/api/v1/cameras/cam-1/latest", "/api/v1/frames/f1/image", "/api/v1/summary",
+                   "/api/v1/events", "/api/v1/classifier/models", "/api/v1/session"]  # fmt: skip
+MODELS_PANEL = ["/api/v1/classifier/deployment", "/api/v1/classifier/deployment/history"]
+
+
+def test_the_dashboards_reads_are_viewer_reads_and_the_models_panel_is_admin_only():
+    for path in DASHBOARD_READS:
+        found = match("GET", path)
+        assert found is not None, path
+        assert found[0].permission is Permission.READ or found[0].pattern.endswith("{camera_id}"), (
+            path
+        )
+        assert allows(Role.VIEWER, frozenset(), *found), path
+    for path in MODELS_PANEL:
+        found = match("GET", path)
+        assert found is not None, path
+        assert [r.value for r in roles_allowed(found[0])] == ["admin"], path
 
 
 def test_the_table_states_the_spec():

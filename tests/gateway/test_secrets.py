@@ -7,7 +7,7 @@ every kind of error go through it; then the log and every error body are searche
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -58,6 +58,32 @@ def secret_gateway(
         gateway.stop()
 
 
+def sessions_and_links(
+    c: httpx.Client, call: Callable[..., httpx.Response], admin: str, old: str, new: str
+) -> list[str]:
+    """Sign in with keys and a viewer link, use and end the sessions; returns the cookie
+    values and the link's token (which must appear nowhere either)."""
+    csrf = {"X-Requested-With": "shelter-watch"}
+    link = call("POST", "/api/v1/links", admin, json={"name": "lobby"}).json()
+    token = link["url"].removeprefix("/#link=")
+    cookies = []
+    for body in ({"key": admin}, {"key": new}, {"link": token}, {"key": old}, {"link": "swl_x"}):
+        signed = c.post("/api/v1/session", json=body, headers=csrf)
+        c.cookies.clear()  # each request below names its cookie itself
+        if signed.status_code != 200:
+            continue
+        cookie = signed.cookies["sw_session"]
+        cookies.append(cookie)
+        jar = {"Cookie": f"sw_session={cookie}"}
+        c.get("/api/v1/spaces", headers=jar)
+        c.post("/api/v1/alerts/a-1/ack", json={}, headers=jar)  # 403: no CSRF header
+        c.delete("/api/v1/session", headers={**jar, **csrf})
+        c.get("/api/v1/spaces", headers=jar)  # 401: signed out
+    call("DELETE", f"/api/v1/links/{link['id']}", admin)
+    assert len(cookies) == 3  # the old (rotated-away) key and the wrong link signed nobody in
+    return [token, *cookies]
+
+
 def exercise(url: str) -> tuple[list[str], list[httpx.Response]]:
     """Requests that end in every kind of answer; returns (the secrets, the error answers)."""
     errors: list[httpx.Response] = []
@@ -87,6 +113,7 @@ def exercise(url: str) -> tuple[list[str], list[httpx.Response]]:
         wrong, odd = "sw_" + "W" * 32, "a-wrong-key-of-another-shape-9d2c"
         secrets = [admin, issued["secret"], rotated["secret"], camera["secret"], gone["secret"],
                    wrong, odd]  # fmt: skip
+        secrets += sessions_and_links(c, call, admin, issued["secret"], rotated["secret"])
         for key in secrets:
             for how in ("header", "bearer", "query"):
                 call("GET", "/api/v1/spaces", key, how)  # 200, 401 (old, revoked, wrong, query)

@@ -8,10 +8,24 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from gateway.auth import presented_key, split_query_key
+from gateway.auth import (
+    SESSION_COOKIE,
+    Credential,
+    Via,
+    check_csrf,
+    presented,
+    presented_key,
+    refuse_key_in_query,
+)
 from gateway.breaker import CircuitBreaker
 from gateway.config import Limit, Settings
-from gateway.errors import RateLimited, RouteNotFound, UpstreamCircuitOpen
+from gateway.errors import (
+    CsrfHeaderMissing,
+    KeyInUrl,
+    RateLimited,
+    RouteNotFound,
+    UpstreamCircuitOpen,
+)
 from gateway.keys import KeyRecord, digest, looks_like_secret, new_secret
 from gateway.main import redacted
 from gateway.openapi import merge
@@ -163,15 +177,38 @@ def test_key_in_refuses(body):
 
 
 def test_presented_key_order():
-    assert presented_key({"x-api-key": "a", "authorization": "Bearer b"}, "c") == "a"
-    assert presented_key({"authorization": "Bearer b"}, "c") == "b"
-    assert presented_key({"authorization": "Basic b"}, None) is None
-    assert presented_key({}, "c") == "c"
+    assert presented_key({"x-api-key": "a", "authorization": "Bearer b"}) == "a"
+    assert presented_key({"authorization": "Bearer b"}) == "b"
+    assert presented_key({"authorization": "Basic b"}) is None
+    assert presented_key({}) is None
 
 
-def test_split_query_key():
-    assert split_query_key("api_key=k&x=1", allowed=True) == ("k", "x=1")
-    assert split_query_key("api_key=k&x=1", allowed=False) == (None, "api_key=k&x=1")
+def test_a_header_key_wins_over_the_session_cookie():
+    cookies = {SESSION_COOKIE: "c"}
+    assert presented({"x-api-key": "a"}, cookies) == Credential(Via.KEY, "a")
+    assert presented({}, cookies) == Credential(Via.SESSION, "c")
+    assert presented({}, {SESSION_COOKIE: " "}) is None
+    assert "c" not in repr(Credential(Via.SESSION, "c-secret-value"))
+
+
+@pytest.mark.parametrize("query", ["api_key=k", "x=1&api_key=", "api_key"])
+def test_a_key_in_the_query_is_refused(query):
+    with pytest.raises(KeyInUrl):
+        refuse_key_in_query(query)
+
+
+def test_other_queries_pass():
+    refuse_key_in_query("x=1&not_api_key=2&echo=api_key")
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_csrf_header_needed_on_unsafe_methods(method):
+    with pytest.raises(CsrfHeaderMissing):
+        check_csrf(method, {})
+    with pytest.raises(CsrfHeaderMissing):
+        check_csrf(method, {"x-requested-with": "XMLHttpRequest"})
+    check_csrf(method, {"x-requested-with": "shelter-watch"})
+    check_csrf("GET", {})
 
 
 def test_redacted_urls_hold_no_credentials():

@@ -1,8 +1,10 @@
-"""Who is calling: the key a request carries, and the verified `Principal` it stands for.
+"""Who is calling: the credential a request carries, and the verified `Principal` of a key.
 
-A key comes in `X-API-Key`, else `Authorization: Bearer`, else (on the event stream only, since
-a browser's EventSource cannot send headers) the `api_key` query parameter, which is never
-forwarded. `Authenticator.verify` checks, in this order: the bootstrap admin key from settings
+A request carries a key in `X-API-Key`, else `Authorization: Bearer`, else a sign-in session
+cookie (`sw_session`, sessions.py verifies it); a header wins over the cookie. A key in a URL
+(`?api_key=`) is refused outright (`KeyInUrl`, 400), never looked at and never forwarded: URLs
+end up in access logs, browser history and Referer headers (docs/security.md).
+`Authenticator.verify` checks a key, in this order: the bootstrap admin key from settings
 (constant-time compare of SHA-256 digests, no Redis), the shape of an issued secret (a guess of
 the wrong shape costs no Redis call), then the key store by the secret's hash, then the expiry.
 
@@ -18,39 +20,85 @@ import hmac
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
-from gateway.errors import ExpiredApiKey, MissingApiKey, StoreUnavailable, UnknownApiKey
+from gateway.errors import (
+    CsrfHeaderMissing,
+    ExpiredApiKey,
+    KeyInUrl,
+    MissingApiKey,
+    StoreUnavailable,
+    UnknownApiKey,
+)
 from gateway.fallback import StoreHealth
 from gateway.keys import BOOTSTRAP_ID, KeyRecord, Principal, digest, looks_like_secret
 from gateway.permissions import Role
 
 FALLBACK_ENTRIES = 10_000
+SESSION_COOKIE = "sw_session"
+
+
+class Via(StrEnum):
+    KEY = "key"  # X-API-Key or Authorization: Bearer (or a key in a sign-in body)
+    SESSION = "session"  # the sw_session cookie
+    LINK = "link"  # a viewer link's token (in a sign-in body only)
+
+
+@dataclass(frozen=True)
+class Credential:
+    via: Via
+    value: str
+
+    def __repr__(self) -> str:  # never the value, in a log line or a traceback
+        return f"Credential(via={self.via.value!r})"
 
 
 class SecretLookup(Protocol):
     def key_by_secret(self, secret_hash: str) -> Awaitable[KeyRecord | None]: ...
 
 
-def presented_key(headers: Mapping[str, str], query_key: str | None) -> str | None:
-    """The key a request carries: X-API-Key, else Authorization: Bearer, else the query key."""
+def presented_key(headers: Mapping[str, str]) -> str | None:
+    """The key a request's headers carry: X-API-Key, else Authorization: Bearer."""
     if value := headers.get("x-api-key", "").strip():
         return value
     scheme, _, token = headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    return query_key or None
+    return None
 
 
-def split_query_key(query: str, *, allowed: bool) -> tuple[str | None, str]:
-    """Take `api_key` out of a query string (only where `allowed`: the SSE route). Returns
-    (key, the query to forward)."""
-    if not allowed or "api_key=" not in query:
-        return None, query
-    pairs = parse_qsl(query, keep_blank_values=True)
-    key = next((v for k, v in pairs if k == "api_key"), None)
-    return key, urlencode([(k, v) for k, v in pairs if k != "api_key"])
+def presented(headers: Mapping[str, str], cookies: Mapping[str, str]) -> Credential | None:
+    """The request's credential: a header key, else the session cookie, else None."""
+    if key := presented_key(headers):
+        return Credential(Via.KEY, key)
+    if cookie := cookies.get(SESSION_COOKIE, "").strip():
+        return Credential(Via.SESSION, cookie)
+    return None
+
+
+CSRF_HEADER, CSRF_VALUE = "x-requested-with", "shelter-watch"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def check_csrf(method: str, headers: Mapping[str, str]) -> None:
+    """CsrfHeaderMissing for an unsafe method without `X-Requested-With: shelter-watch`. A
+    cross-site page cannot send that header without a CORS preflight, which the gateway never
+    grants; the cookie is also SameSite=Strict (belt and braces)."""
+    if method not in SAFE_METHODS and headers.get(CSRF_HEADER) != CSRF_VALUE:
+        raise CsrfHeaderMissing(
+            f"a request signed in by cookie that changes something needs {CSRF_HEADER}: "
+            f"{CSRF_VALUE}"
+        )
+
+
+def refuse_key_in_query(query: str) -> None:
+    """KeyInUrl when the query holds `api_key` (accepted once on the event stream, no more)."""
+    names = (k for k, _ in parse_qsl(query, keep_blank_values=True))
+    if "api_key" in query and "api_key" in names:
+        raise KeyInUrl("send the key as X-API-Key or sign in (a cookie); never in a URL")
 
 
 class Authenticator:

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     # works (0: every issued key is refused while Redis is down; the bootstrap key always works).
     keys_fallback_s: float = Field(default=600.0, ge=0)
     store_retry_s: float = Field(default=1.0, gt=0)  # after a Redis failure, retry it after this
+    # Sign-in sessions (the sw_session cookie): how long one lasts, and whether the cookie is
+    # `Secure` (sent over HTTPS only: set it true behind TLS; false lets http://127.0.0.1 work).
+    session_ttl_s: int = Field(default=43200, ge=60, le=30 * 86400)
+    session_cookie_secure: bool = False
 
     ingest_url: str = "http://127.0.0.1:8001"
     classifier_url: str = "http://127.0.0.1:8002"

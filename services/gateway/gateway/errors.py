@@ -5,13 +5,20 @@ statuses, and shelter-kit names each problem after its class (`RouteNotFound` ->
 GatewayError
 ├── RouteNotFound            no public prefix matches the path                          404
 ├── BadPath                  dot segments or other unsafe path parts                    400
+├── KeyInUrl                 `?api_key=` in a query: keys in URLs end up in logs        400
 ├── AuthError
 │   ├── Unauthenticated      (answered with WWW-Authenticate)                           401
-│   │   ├── MissingApiKey    no X-API-Key / Authorization: Bearer
+│   │   ├── MissingApiKey    no X-API-Key / Authorization: Bearer / session cookie
 │   │   ├── UnknownApiKey    a key that matches no key (never issued, revoked, rotated away)
-│   │   └── ExpiredApiKey    a key past its expiry
-│   └── PermissionDenied     a known key whose role does not allow the route            403
+│   │   ├── ExpiredApiKey    a key past its expiry
+│   │   ├── InvalidSession   a session cookie that is unknown, expired, signed out, or whose
+│   │   │                    key was revoked or rotated (or whose viewer link was revoked)
+│   │   └── UnknownLink      a viewer-link token that matches no live link
+│   ├── PermissionDenied     a known key whose role does not allow the route            403
+│   └── CsrfHeaderMissing    a cookie-authenticated unsafe request without              403
+│                            `X-Requested-With: shelter-watch`
 ├── KeyNotFound              no issued key has that id (the key admin routes)           404
+├── LinkNotFound             no live viewer link has that id                            404
 ├── RateLimited              the key's or the address's bucket is empty                 429
 └── UpstreamError            (carries the upstream's name)
     ├── UpstreamUnavailable  connect error / connection dropped                         502
@@ -36,9 +43,13 @@ __all__ = [
     "AuthError",
     "BadPath",
     "BodyTooLarge",
+    "CsrfHeaderMissing",
     "ExpiredApiKey",
     "GatewayError",
+    "InvalidSession",
+    "KeyInUrl",
     "KeyNotFound",
+    "LinkNotFound",
     "MissingApiKey",
     "PermissionDenied",
     "RateLimited",
@@ -46,6 +57,7 @@ __all__ = [
     "StoreUnavailable",
     "Unauthenticated",
     "UnknownApiKey",
+    "UnknownLink",
     "UpstreamCircuitOpen",
     "UpstreamError",
     "UpstreamTimeout",
@@ -76,6 +88,26 @@ class Unauthenticated(AuthError):
 
 
 class MissingApiKey(Unauthenticated):
+    pass
+
+
+class InvalidSession(Unauthenticated):
+    pass
+
+
+class UnknownLink(Unauthenticated):
+    pass
+
+
+class CsrfHeaderMissing(AuthError):
+    pass
+
+
+class KeyInUrl(GatewayError):
+    pass
+
+
+class LinkNotFound(GatewayError):
     pass
 
 

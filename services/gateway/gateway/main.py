@@ -29,7 +29,10 @@ from gateway.breaker import CircuitBreaker, State
 from gateway.config import Settings
 from gateway.errors import (
     BadPath,
+    CsrfHeaderMissing,
+    KeyInUrl,
     KeyNotFound,
+    LinkNotFound,
     PermissionDenied,
     RateLimited,
     RouteNotFound,
@@ -41,11 +44,13 @@ from gateway.errors import (
 from gateway.fallback import StoreHealth
 from gateway.gate import Gate
 from gateway.keys import Keys
+from gateway.links import Links
 from gateway.metrics import GatewayMetrics
 from gateway.openapi import OpenApiCache
 from gateway.proxy import Proxy, Upstream
 from gateway.ratelimit import Limiter, MemoryBuckets
 from gateway.readiness import UpstreamReadiness
+from gateway.sessions import Sessions
 from gateway.store import GatewayStore
 from shelter_kit.logs import configure_logging
 from shelter_kit.store import connect
@@ -56,10 +61,13 @@ STATIC_DIR = Path(__file__).parent / "static"
 # BodyTooLarge (413) and StoreUnavailable (503) are shelter-kit's and mapped by it.
 ERROR_STATUS: dict[type[Exception], int] = {
     BadPath: 400,
+    KeyInUrl: 400,
     Unauthenticated: 401,
     PermissionDenied: 403,
+    CsrfHeaderMissing: 403,
     RouteNotFound: 404,
     KeyNotFound: 404,
+    LinkNotFound: 404,
     RateLimited: 429,
     UpstreamUnavailable: 502,
     UpstreamCircuitOpen: 503,
@@ -75,18 +83,21 @@ def redacted(url: str) -> str:
 
 
 def _wire(app: FastAPI, settings: Settings, metrics: GatewayMetrics, store: GatewayStore) -> None:
-    """The key store, the limiter and the gate, all on one Redis client."""
+    """The key store, sessions, viewer links, the limiter and the gate, on one Redis client."""
     health = StoreHealth(retry_s=settings.store_retry_s, metrics=metrics)
     bootstrap = settings.bootstrap_admin_key
+    bootstrap_key = bootstrap.get_secret_value() if bootstrap else None
     authenticator = Authenticator(
-        store,
-        health,
-        bootstrap_key=bootstrap.get_secret_value() if bootstrap else None,
-        fallback_s=settings.keys_fallback_s,
+        store, health, bootstrap_key=bootstrap_key, fallback_s=settings.keys_fallback_s
     )
     app.state.store, app.state.health, app.state.keys = store, health, Keys(store)
+    app.state.links = Links(store)
+    app.state.sessions = sessions = Sessions(
+        store, app.state.links, health, ttl_s=settings.session_ttl_s, bootstrap_key=bootstrap_key
+    )
     app.state.gate = Gate(
         authenticator=authenticator,
+        sessions=sessions,
         limiter=Limiter(store, health, MemoryBuckets()),
         role_limits=settings.role_limits(),
         address_limit=settings.address_limit(),
@@ -158,8 +169,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Shelter Watch API",
         version="1",
         description=(
-            "Send an API key as `X-API-Key` or `Authorization: Bearer`. Each operation's "
-            "`x-roles` lists the roles whose keys may call it (see docs/security.md)."
+            "Send an API key as `X-API-Key` or `Authorization: Bearer`, or sign in once "
+            "(`POST /api/v1/session`) and let the `sw_session` cookie do it; a cookie's "
+            "POST/PUT/PATCH/DELETE also needs `X-Requested-With: shelter-watch`. Each "
+            "operation's `x-roles` lists the roles whose keys may call it (docs/security.md)."
         ),
         lifespan=_lifespan(settings, metrics),
         openapi_url=None,  # /openapi.json and /docs are the merged ones, served by api.py

@@ -24,14 +24,20 @@ import httpx
 from gateway.permissions import documented, roles_allowed
 from gateway.routes import public_path
 from shelter_kit.context import outbound_headers
+from shelter_kit.problems import problem_responses
 
 log = logging.getLogger(__name__)
 Doc = dict[str, Any]
 SECURITY_SCHEMES: Doc = {
     "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
     "BearerAuth": {"type": "http", "scheme": "bearer"},
+    # POST /api/v1/session sets it; the browser sends it (same origin), Swagger UI included
+    "SessionCookie": {"type": "apiKey", "in": "cookie", "name": "sw_session"},
 }
 COMPONENT_KINDS = ("schemas", "responses", "parameters", "requestBodies", "headers", "examples")
+# What the gateway itself may answer on a keyed route, and on a proxied one (documented on each)
+KEYED_PROBLEMS = (401, 403, 429)
+PROXY_PROBLEMS = (502, 503, 504)
 
 
 def _colliding(docs: Mapping[str, Doc], kind: str) -> set[str]:
@@ -88,11 +94,15 @@ def merge(own: Doc, upstream_docs: Mapping[str, Doc]) -> Doc:
                 components.setdefault(kind, {}).setdefault(new, body)
         for path, item in doc.get("paths", {}).items():
             public = public_path(service, path)
-            kept = _with_roles(public, _tag_operations(service, item)) if public else None
+            kept = (
+                _with_roles(public, _tag_operations(service, item), PROXY_PROBLEMS)
+                if public
+                else None
+            )
             if public and kept:
                 paths[public] = kept
     components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
-    merged["security"] = [{"ApiKeyHeader": []}, {"BearerAuth": []}]
+    merged["security"] = [{"ApiKeyHeader": []}, {"BearerAuth": []}, {"SessionCookie": []}]
     merged["openapi"] = own.get("openapi", "3.1.0")
     return merged
 
@@ -108,9 +118,10 @@ def _tag_operations(service: str, item: Doc) -> Doc:
     return out
 
 
-def _with_roles(path: str, item: Doc) -> Doc:
-    """The operations of `item` that a permission row lets through, each with its roles (and
-    the path's shared members, such as `parameters`); {} when none is let through."""
+def _with_roles(path: str, item: Doc, proxied: tuple[int, ...] = ()) -> Doc:
+    """The operations of `item` that a permission row lets through, each with its roles, the
+    problems the gateway adds (no key, wrong role, rate limit; `proxied`: the upstream failed)
+    and the path's shared members, such as `parameters`; {} when none is let through."""
     out: Doc = {}
     shared: Doc = {}
     for method, operation in item.items():
@@ -119,7 +130,10 @@ def _with_roles(path: str, item: Doc) -> Doc:
             continue
         route = documented(method, path)
         if route is not None:
-            out[method] = {**operation, "x-roles": [r.value for r in roles_allowed(route)]}
+            answers = {str(k): v for k, v in problem_responses(*KEYED_PROBLEMS, *proxied).items()}
+            responses = {**answers, **operation["responses"]}
+            roles = [r.value for r in roles_allowed(route)]
+            out[method] = {**operation, "responses": responses, "x-roles": roles}
     return {**shared, **out} if out else {}
 
 

@@ -119,6 +119,7 @@ ROUTES: tuple[Route, ...] = (
     R("GET", "/api/v1/spaces", P.READ),
     R("GET", "/api/v1/spaces/{space_id}", P.READ),
     R("GET", "/api/v1/spaces/{space_id}/history", P.READ),
+    R("GET", "/api/v1/spaces/{space_id}/frames", P.READ),  # its recent observations
     R("GET", "/api/v1/summary", P.READ),
     R("GET", "/api/v1/animals", P.READ),
     R("GET", "/api/v1/animals/{animal_id}", P.READ),
@@ -168,6 +169,14 @@ ROUTES: tuple[Route, ...] = (
     R("GET", "/api/v1/keys/{key_id}", P.ADMIN, own=True),
     R("DELETE", "/api/v1/keys/{key_id}", P.ADMIN, K.JSON, own=True),
     R("POST", "/api/v1/keys/{key_id}/rotate", P.ADMIN, K.JSON, own=True),
+    # sign-in sessions (POST: the key or link is in the body, not a header; camera keys are
+    # refused, as they have no READ: a device has no use for a browser session) and viewer links
+    R("POST", "/api/v1/session", P.READ, K.JSON, own=True),
+    R("GET", "/api/v1/session", P.READ, own=True),
+    R("DELETE", "/api/v1/session", P.READ, K.JSON, own=True),
+    R("GET", "/api/v1/links", P.ADMIN, own=True),
+    R("POST", "/api/v1/links", P.ADMIN, K.JSON, own=True),
+    R("DELETE", "/api/v1/links/{link_id}", P.ADMIN, K.JSON, own=True),
 )
 
 

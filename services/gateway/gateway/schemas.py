@@ -1,5 +1,5 @@
-"""The wire models of the gateway's own routes (the key store). Upstream schemas are not here:
-the gateway passes their bodies through untouched."""
+"""The wire models of the gateway's own routes (the key store, sign-in sessions, viewer links).
+Upstream schemas are not here: the gateway passes their bodies through untouched."""
 
 from __future__ import annotations
 
@@ -74,3 +74,58 @@ class KeyCreated(KeyOut):
 
 class KeyList(BaseModel):
     keys: list[KeyOut]
+
+
+class SessionIn(BaseModel):
+    """Sign in with a key or with a viewer link's token (one of the two; neither is a 401)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str | None = Field(default=None, max_length=512)
+    link: str | None = Field(default=None, max_length=512)
+
+    @model_validator(mode="after")
+    def _one_of_the_two(self) -> Self:
+        if self.key is not None and self.link is not None:
+            raise ValueError("send `key` or `link`, not both")
+        return self
+
+
+class SessionOut(BaseModel):
+    """Who the caller is: the key (or link) behind the session, its role and permissions."""
+
+    role: Role
+    name: str
+    key_id: str
+    expires_at: int | None  # epoch seconds; null for a key sent as a header that never expires
+    permissions: list[str]
+
+
+class LinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    ttl_s: int = Field(default=30 * 86400, ge=60, le=365 * 86400)
+
+
+class LinkOut(BaseModel):
+    """A viewer link as listed: never its token."""
+
+    id: str
+    name: str
+    created_by: str
+    created_at: int
+    expires_at: int
+
+
+class LinkCreated(BaseModel):
+    """The answer to creating a link: the only time its URL (the token) is shown."""
+
+    id: str
+    name: str
+    url: str  # /#link=<token>: the token in the fragment, which no browser sends a server
+    expires_at: int
+
+
+class LinkList(BaseModel):
+    links: list[LinkOut]

@@ -5,10 +5,15 @@ prefix (`gw:` by default; db 2 under `make run` and compose):
     gw:secret:{sha256}   the same record, found by the hash of a presented secret (one GET)
     gw:keys              set of every key id (for the list)
     gw:rl:{bucket}       a token bucket (hash: tokens, ts); buckets `key:{id}` and `addr:{ip}`
+    gw:session:{sha256}  a sign-in session, found by the hash of its cookie (sessions.py)
+    gw:link:{id}         a viewer link's record (JSON: id, name, created_by, times, secret_hash)
+    gw:linktoken:{sha256} the same record, found by the hash of a presented link token
+    gw:links             set of every link id (for the list)
 
 Each change of a key is one Lua script, so the two copies never disagree; revoke and rotate
 compare the record's `secret_hash` first (a concurrent rotation makes them answer -1 and the
-caller reads again). A key with an expiry is dropped by Redis `RETENTION_S` after it expired.
+caller reads again). A key with an expiry is dropped by Redis `RETENTION_S` after it expired;
+a session and a link are dropped when they expire. Links reuse the keys' INSERT and DELETE.
 Availability errors become shelter-kit's `StoreUnavailable` (`translated`).
 """
 
@@ -18,6 +23,8 @@ from redis.asyncio import Redis
 
 from gateway.config import Limit
 from gateway.keys import KeyRecord
+from gateway.links import LinkRecord
+from gateway.sessions import SessionRecord
 from shelter_kit.store import translated
 
 # KEYS: key, secret, index   ARGV: record json, id, drop-at ms (0: never)
@@ -142,6 +149,55 @@ class GatewayStore:
         keys = [self._key(old.id), self._secret(old.secret_hash), self._secret(new.secret_hash)]
         args = [old.secret_hash, new.to_json(), _ms(new.drop_at())]
         return int(await self._replace(keys, args))
+
+    @translated
+    async def insert_session(self, token_hash: str, record: SessionRecord) -> None:
+        key = f"{self._p}session:{token_hash}"
+        await self.redis.set(key, record.to_json(), pxat=int(record.expires_at * 1000))
+
+    @translated
+    async def session(self, token_hash: str) -> SessionRecord | None:
+        raw = await self.redis.get(f"{self._p}session:{token_hash}")
+        return None if raw is None else SessionRecord.from_json(raw)
+
+    @translated
+    async def delete_session(self, token_hash: str) -> None:
+        await self.redis.delete(f"{self._p}session:{token_hash}")
+
+    def _link_keys(self, record: LinkRecord) -> list[str]:
+        return [f"{self._p}link:{record.id}", f"{self._p}linktoken:{record.secret_hash}",
+                f"{self._p}links"]  # fmt: skip
+
+    @translated
+    async def insert_link(self, record: LinkRecord) -> bool:
+        args = [record.to_json(), record.id, _ms(record.expires_at)]
+        return bool(await self._insert(self._link_keys(record), args))
+
+    @translated
+    async def link(self, link_id: str) -> LinkRecord | None:
+        raw = await self.redis.get(f"{self._p}link:{link_id}")
+        return None if raw is None else LinkRecord.from_json(raw)
+
+    @translated
+    async def link_by_token(self, token_hash: str) -> LinkRecord | None:
+        raw = await self.redis.get(f"{self._p}linktoken:{token_hash}")
+        return None if raw is None else LinkRecord.from_json(raw)
+
+    @translated
+    async def links(self) -> list[LinkRecord]:
+        ids = sorted(i.decode() if isinstance(i, bytes) else i
+                     for i in await self.redis.smembers(f"{self._p}links"))  # fmt: skip
+        if not ids:
+            return []
+        found = await self.redis.mget([f"{self._p}link:{i}" for i in ids])
+        gone = [i for i, raw in zip(ids, found, strict=True) if raw is None]
+        if gone:  # expired: Redis dropped them
+            await self.redis.srem(f"{self._p}links", *gone)
+        return [LinkRecord.from_json(raw) for raw in found if raw is not None]
+
+    @translated
+    async def delete_link(self, record: LinkRecord) -> int:
+        return int(await self._delete(self._link_keys(record), [record.id, record.secret_hash]))
 
     @translated
     async def take(self, bucket: str, limit: Limit, *, cost: int) -> tuple[bool, float]:

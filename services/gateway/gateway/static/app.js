@@ -1,137 +1,174 @@
-// Shelter Watch dashboard: plain JS, no build step, no CDN.
-// The API key stays in localStorage and goes in the X-API-Key header. Live updates read
-// /api/v1/events with fetch streaming (so the key never appears in a URL); any event triggers a
-// (debounced) refresh of summary, spaces and alerts.
-"use strict";
-const KEY = "shelterWatchApiKey";
-const $ = (id) => document.getElementById(id);
-let refreshTimer = null;
-let streamAbort = null;
+// Shelter Watch dashboard: ES modules, no build step, no CDN. This module signs in, routes the
+// hash (#/grid, #/space/<id>, #/cameras, #/alerts, #/animals, #/try, #/models, #/screens),
+// shows only what the session's role may use, and re-renders the live panels on server events.
+import { api, onUnauthorized, session } from "./js/api.js";
+import { $, h, notice } from "./js/dom.js";
+import { refreshAges } from "./js/format.js";
+import { connect, disconnect, onEvent } from "./js/live.js";
+import * as alerts from "./js/alerts.js";
+import * as animals from "./js/animals.js";
+import * as cameras from "./js/cameras.js";
+import * as grid from "./js/grid.js";
+import * as links from "./js/links.js";
+import * as models from "./js/models.js";
+import * as space from "./js/space.js";
+import * as tryit from "./js/tryit.js";
 
-function apiKey() { return localStorage.getItem(KEY) || ""; }
+// name: [label, module, permission needed or null, refreshed by live events]
+const VIEWS = {
+  grid: ["Kennels", grid, null, true],
+  space: ["Space", space, null, true],
+  cameras: ["Cameras", cameras, null, true],
+  alerts: ["Alerts", alerts, null, true],
+  animals: ["Animals", animals, null, false],
+  try: ["Try it", tryit, "photos:classify", false],
+  models: ["Models", models, "admin", false],
+  screens: ["Wall screens", links, "admin", false],
+};
+const state = { session: null, generation: 0, rendering: null, pending: null };
+const main = () => $("#main");
 
-function showError(text) { $("error").hidden = !text; $("error").textContent = text || ""; }
+const ctx = {
+  can: (perm) => Boolean(state.session && (state.session.role === "admin"
+    || (state.session.permissions || []).includes(perm))),
+};
 
-async function getJson(path) {
-  const r = await fetch(path, { headers: { "X-API-Key": apiKey(), Accept: "application/json" } });
-  if (!r.ok) {
-    const problem = await r.json().catch(() => ({}));
-    throw new Error(`${path}: ${r.status} ${problem.detail || r.statusText}`);
+function setBadge(text) {
+  const badge = $("#live");
+  badge.textContent = text;
+  badge.className = `pill ${text === "live" ? "on" : "off"}`;
+}
+
+function route() {
+  const [, name = "grid", ...rest] = (location.hash || "#/grid").split("/");
+  const view = VIEWS[name] ? name : "grid";
+  return { view, arg: decodeURIComponent(rest.join("/")) };
+}
+
+function renderNav() {
+  const { view } = route();
+  const items = Object.entries(VIEWS).filter(([n, [, , perm]]) => n !== "space" && (!perm || ctx.can(perm)));
+  $("#nav").replaceChildren(...items.map(([n, [label]]) =>
+    h("a", { href: `#/${n}`, "aria-current": n === view || (view === "space" && n === "grid") ? "page" : null }, label)));
+  const s = state.session;
+  $("#who").replaceChildren(s ? h("span", {}, h("strong", {}, s.name), ` · ${s.role}`) : "");
+  $("#sign-out").hidden = !s;
+}
+
+async function show(live = false) {
+  if (!state.session) return;
+  if (state.rendering) { // once this one is done; a navigation wins over a live refresh
+    state.pending = state.pending === "nav" || !live ? "nav" : "live";
+    return;
   }
-  return r.json();
-}
-
-function listOf(data, name) {
-  if (Array.isArray(data)) return data;
-  return (data && (data[name] || data.items)) || [];
-}
-
-function el(tag, text, cls) {
-  const e = document.createElement(tag);
-  if (text !== undefined) e.textContent = text;
-  if (cls) e.className = cls;
-  return e;
-}
-
-function count(n) { return typeof n === "number" ? n : 0; }
-
-function renderSummary(s) {
-  // The aggregator's GET /v1/summary: {animals: {cat: {status: n}, dog: {...}},
-  // spaces: {occupied: {cat, dog}, empty, unknown, total}}.
-  const animals = (s && s.animals) || {};
-  const spaces = (s && s.spaces) || {};
-  const occupied = spaces.occupied || {};
-  const rows = [["Cats", animals.cat || {}], ["Dogs", animals.dog || {}]].map(([name, c]) =>
-    [name, `${count(c.available)} available · ${count(c.reserved)} reserved · ` +
-           `${count(c.intake)} in intake · ${count(c.adopted)} adopted`]);
-  rows.push(["Spaces", `${count(occupied.cat)} cat · ${count(occupied.dog)} dog · ` +
-                       `${count(spaces.empty)} empty · ${count(spaces.unknown)} unknown`]);
-  $("summary").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", k), el("dd", v)]));
-}
-
-function seen(iso) {
-  if (!iso) return "never";
-  const t = new Date(iso);
-  return isNaN(t) ? iso : t.toLocaleTimeString();
-}
-
-function renderSpaces(spaces) {
-  $("spaces").replaceChildren(...spaces.map((s) => {
-    const tr = el("tr", undefined, s.stale ? "stale" : "");
-    const conf = typeof s.confidence === "number" ? `${(100 * s.confidence).toFixed(0)}%` : "";
-    tr.append(el("td", s.space_id), el("td", s.occupant, s.occupant), el("td", conf),
-              el("td", seen(s.last_seen) + (s.stale ? " (stale)" : "")));
-    return tr;
-  }));
-}
-
-function renderAlerts(alerts) {
-  const active = alerts.filter((a) => (a.status ? a.status === "active" : !a.resolved_at));
-  $("alerts").replaceChildren(...(active.length ? active.map((a) =>
-    el("li", [a.kind || a.type, a.space_id, a.message || a.detail].filter(Boolean).join(" · ")))
-    : [el("li", "none")]));
-}
-
-async function refresh() {
-  if (!apiKey()) return showError("Enter an API key (role viewer, staff or admin) to see the shelter.");
-  try {
-    const [summary, spaces, alerts] = await Promise.all(
-      ["/api/v1/summary", "/api/v1/spaces", "/api/v1/alerts?status=active"].map(getJson));
-    renderSummary(summary); renderSpaces(listOf(spaces, "spaces")); renderAlerts(listOf(alerts, "alerts"));
-    showError("");
-  } catch (e) { showError(e.message); }
-}
-
-function scheduleRefresh() {
-  // At most one refresh a second, however many events arrive (one per classified frame).
-  if (refreshTimer) return;
-  refreshTimer = setTimeout(() => { refreshTimer = null; refresh(); }, 1000);
-}
-
-async function follow() {
-  if (streamAbort) streamAbort.abort();
-  if (!apiKey()) return;
-  const abort = (streamAbort = new AbortController());
-  let lastId = "";
-  while (!abort.signal.aborted) {
+  const { view, arg } = route();
+  const [label, module, perm] = VIEWS[view];
+  renderNav();
+  document.title = `${view === "space" ? arg : label} · Shelter Watch`;
+  // Render off-screen, then swap in only if the same session is still signed in: a sign-out
+  // during the fetches must not bring numbers back.
+  const generation = state.generation, hash = location.hash;
+  const target = h("div", { class: "view" });
+  state.rendering = (async () => {
     try {
-      const headers = { "X-API-Key": apiKey(), Accept: "text/event-stream" };
-      if (lastId) headers["Last-Event-ID"] = lastId;
-      const r = await fetch("/api/v1/events", { headers, signal: abort.signal });
-      if (!r.ok) throw new Error(`events: ${r.status}`);
-      $("live").className = "pill"; $("live").textContent = "live";
-      const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buffer = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffer += value.replace(/\r\n?/g, "\n");
-        let cut;
-        while ((cut = buffer.indexOf("\n\n")) >= 0) {
-          const block = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
-          const id = block.split("\n").find((l) => l.startsWith("id:"));
-          if (id) lastId = id.slice(3).trim();
-          if (block.split("\n").some((l) => l.startsWith("data:"))) scheduleRefresh();
-        }
-      }
-    } catch (e) {
-      if (abort.signal.aborted) return;
+      if (perm && !ctx.can(perm)) target.replaceChildren(notice("Your role cannot open this page.", "error"));
+      else await module.render(target, ctx, arg);
+    } catch (err) {
+      target.replaceChildren(notice(`Could not load ${label.toLowerCase()}: ${err.message}`, "error"));
     }
-    $("live").className = "pill off"; $("live").textContent = "reconnecting";
-    await new Promise((done) => setTimeout(done, 3000));
+    const stillWanted = state.session && generation === state.generation && hash === location.hash;
+    if (stillWanted && !(live && busy())) { // a live refresh never lands under the user's hands
+      main().replaceChildren(target);
+    }
+  })();
+  await state.rendering;
+  state.rendering = null;
+  if (state.pending) {
+    const again = state.pending;
+    state.pending = null;
+    await show(again === "live");
   }
 }
 
-$("key-form").addEventListener("submit", (e) => {
-  e.preventDefault();
-  localStorage.setItem(KEY, $("key").value.trim());
-  $("key").value = "";
-  refresh(); follow();
-});
-$("forget").addEventListener("click", () => {
-  localStorage.removeItem(KEY);
-  if (streamAbort) streamAbort.abort();
-  $("live").className = "pill off"; $("live").textContent = "offline";
-  refresh();
-});
-refresh(); follow();
+let liveTimer = null;
+// Never re-render under the user's hands: an open dialog or correction form waits.
+const busy = () => document.querySelector("dialog[open], #main form.feedback:not([hidden])");
+const isLive = () => VIEWS[route().view][3];
+function liveRefresh() {
+  if (!isLive() || liveTimer || busy()) return;
+  // checked again when it fires: the user may have opened a form page meanwhile
+  liveTimer = setTimeout(() => { liveTimer = null; if (isLive() && !busy()) show(true); }, 400);
+}
+
+function signedIn(body) {
+  state.session = body;
+  state.generation += 1;
+  $("#signin").hidden = true;
+  $("#app").hidden = false;
+  connect(setBadge);
+  show();
+}
+
+/** Clear every number on screen and say why: sign-out, a wrong key, a revoked key or link. */
+function signedOut(message, kind = "info") {
+  state.session = null;
+  state.generation += 1;
+  disconnect();
+  main().replaceChildren();
+  $("#app").hidden = true;
+  $("#signin").hidden = false;
+  setBadge("signed out");
+  renderNav();
+  const msg = $("#signin-message");
+  msg.replaceChildren(message ? notice(message, kind) : "");
+  $("#key").value = "";
+  $("#key").focus();
+}
+
+async function signIn(credentials) {
+  try {
+    signedIn(await session.signIn(credentials));
+  } catch (err) {
+    const what = credentials.link ? "This screen link" : "That key";
+    signedOut(err.status === 401 ? `${what} was not accepted: it is wrong, expired or revoked.`
+      : `Could not sign in: ${err.message}`, "error");
+  }
+}
+
+function wire() {
+  $("#signin-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const key = $("#key").value.trim();
+    $("#key").value = "";
+    if (key) signIn({ key });
+  });
+  $("#sign-out").addEventListener("click", async () => {
+    try { await session.signOut(); } catch { /* signed out either way */ }
+    signedOut("You are signed out.");
+  });
+  onUnauthorized(() => {
+    if (state.session) signedOut("Your session ended or your key was revoked: nothing shown is current. Sign in again.", "error");
+  });
+  $(".skip").addEventListener("click", (e) => { e.preventDefault(); main().focus(); });
+  window.addEventListener("hashchange", () => { if (!location.hash.startsWith("#link=")) show(); });
+  onEvent(() => liveRefresh());
+  setInterval(() => refreshAges(), 15000);
+  setInterval(() => { if (state.session) liveRefresh(); }, 30000);
+}
+
+async function start() {
+  wire();
+  if (location.hash.startsWith("#link=")) {
+    const token = location.hash.slice("#link=".length);
+    history.replaceState(null, "", `${location.pathname}#/grid`); // the token leaves the address bar
+    return signIn({ link: token });
+  }
+  try {
+    signedIn(await session.current());
+  } catch {
+    signedOut("");
+  }
+}
+
+start();
+void api;
