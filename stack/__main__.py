@@ -1,7 +1,8 @@
 """`python -m stack` (`make run`): parse the flags, run the local stack, exit with its code.
 
-The var folder, ports and API key may also come from the environment (RUN_VAR_DIR, RUN_PORT_BASE,
-RUN_REDIS_PORT, SHELTER_API_KEY), so `make run RUN_PORT_BASE=8100 RUN_REDIS_PORT=6400` works.
+The var folder, ports, Redis' fsync policy and API key may also come from the environment
+(RUN_VAR_DIR, RUN_PORT_BASE, RUN_REDIS_PORT, RUN_REDIS_APPENDFSYNC, SHELTER_API_KEY), so
+`make run RUN_PORT_BASE=8100 RUN_REDIS_PORT=6400` works.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from stack.local import LocalStack, run
 from stack.ports import Ports
-from stack.processes import ROOT
+from stack.processes import APPENDFSYNC, ROOT
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -33,6 +34,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="gateway port (RUN_PORT_BASE); the services take the next three, the simulator +9",
     )
     ap.add_argument("--redis-port", type=int, default=int(env("RUN_REDIS_PORT", "6399")))
+    ap.add_argument(
+        "--redis-appendfsync",
+        choices=APPENDFSYNC,
+        default=env("RUN_REDIS_APPENDFSYNC", "everysec"),
+        help="Redis AOF fsync policy (RUN_REDIS_APPENDFSYNC; docs/reliability.md)",
+    )
     ap.add_argument("--poll-interval", type=float, default=5.0, help="simulated cameras, seconds")
     ap.add_argument(
         "--ready-timeout", type=float, default=180.0, help="seconds for everything to be ready"
@@ -52,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         model_dir=args.models.resolve(),
         poll_interval_s=args.poll_interval,
         ready_timeout_s=args.ready_timeout,
+        redis_appendfsync=args.redis_appendfsync,
     )
     return run(stack)
 

@@ -54,6 +54,11 @@ class LocalStack:
     model_dir: Path
     poll_interval_s: float = 5.0
     ready_timeout_s: float = 180.0
+    redis_appendfsync: str = "everysec"  # RUN_REDIS_APPENDFSYNC: always, everysec or no
+    # Settings on top of the wiring below, per package (`{"gateway": {"GATEWAY_X": "1"}}`): the
+    # reliability suite shortens timeouts with it. `with_sim=False` runs no camera simulator.
+    extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    with_sim: bool = True
     children: list[Child] = field(default_factory=list)
 
     @property
@@ -103,7 +108,7 @@ class LocalStack:
         return [
             ServiceProcess(
                 package,
-                env,
+                {**env, **self.extra_env.get(package, {})},
                 port=port,
                 log_path=self.log_path(SERVICE_DIRS[package].name),
                 new_session=True,  # the terminal's Ctrl-C reaches only us: we stop them in order
@@ -121,6 +126,7 @@ class LocalStack:
             persist=True,
             log_path=self.log_path("redis"),
             new_session=True,
+            appendfsync=self.redis_appendfsync,
         )
         self.children.append(redis)  # before it starts: a failed start is stopped too
         redis.start(timeout=60)
@@ -129,12 +135,14 @@ class LocalStack:
         for service in services:  # all at once: they load in parallel
             self.children.append(service)
             service.spawn()
-        self.spawn_sim()
+        if self.with_sim:
+            self.spawn_sim()
         for service in services:
             self.wait(service.ready, what=f"{service.name} to be ready", until=deadline)
             elapsed = time.monotonic() - started
             log.info("%s ready on port %d (%.1f s)", service.name, service.port, elapsed)
-        self.wait(self.sim_ready, what="the camera simulator", until=deadline)
+        if self.with_sim:
+            self.wait(self.sim_ready, what="the camera simulator", until=deadline)
 
     def spawn_sim(self) -> None:
         """tools/camera_sim.py, a script run by its path, serving SIM_CAMERAS' sample photos."""

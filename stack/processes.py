@@ -22,6 +22,7 @@ from typing import IO, TypeVar
 
 import httpx
 
+from shelter_kit.wire import UVICORN_HTTP
 from stack.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,9 +133,13 @@ class Child:
         self.stop(signal.SIGKILL)
 
 
+APPENDFSYNC = ("always", "everysec", "no")
+
+
 class RedisServer(Child):
     """redis-server on 127.0.0.1; `persist=True` keeps an AOF in `workdir` (a SIGTERM stop writes
-    it out, so a restart on the same directory keeps every key)."""
+    it out, so a restart on the same directory keeps every key). `appendfsync` is Redis' own
+    setting (docs/reliability.md: what `always`, `everysec` and `no` cost and guarantee)."""
 
     def __init__(
         self,
@@ -144,11 +149,16 @@ class RedisServer(Child):
         persist: bool = False,
         log_path: Path | None = None,
         new_session: bool = False,
+        appendfsync: str = "everysec",
     ) -> None:
         super().__init__("redis", log_path=log_path, new_session=new_session)
+        if appendfsync not in APPENDFSYNC:
+            choices = ", ".join(APPENDFSYNC)
+            raise ValueError(f"appendfsync must be one of {choices}, not {appendfsync!r}")
         self.port = port or free_port()
         self.workdir = workdir
         self.persist = persist
+        self.appendfsync = appendfsync
 
     @property
     def url(self) -> str:
@@ -156,7 +166,7 @@ class RedisServer(Child):
 
     def start(self, *, timeout: float = 10) -> RedisServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        aof = ["yes", "--appendfsync", "everysec"] if self.persist else ["no"]
+        aof = ["yes", "--appendfsync", self.appendfsync] if self.persist else ["no"]
         self.launch(
             [redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--dir", str(self.workdir.resolve()), "--appendonly", *aof]
@@ -197,7 +207,8 @@ class ServiceProcess(Child):
         """Start the process without waiting for it: see `wait_ready`."""
         self.launch(
             [sys.executable, "-m", "uvicorn", f"{self.package}.main:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log"],
+             "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
+             "--http", UVICORN_HTTP],
             {**self.env, "PYTHONPATH": str(SERVICE_DIRS[self.package])},
         )  # fmt: skip
 

@@ -81,16 +81,21 @@ def section(folder: str, package: str) -> str:
 
 COMPOSE = """
 # --- docker compose (compose.yaml; see docs/deployment.md) ---
-# required: Redis's password, in every service's Redis URL (URL-safe: openssl rand -hex 32)
+# required: Redis's password, in every service's Redis URL (URL-safe: openssl rand -hex 32);
+# `make up` writes a .env with a fresh one (and a bootstrap admin key) when there is none
 REDIS_PASSWORD=
 GATEWAY_PORT=8000
-PYTHON_IMAGE=python:3.11-slim
-REDIS_IMAGE=redis:7.4-alpine
+# base images; unset, `make up` builds them from Debian's packages (no registry needed)
+# PYTHON_IMAGE=python:3.11-slim
+# DEBIAN_IMAGE=debian:bookworm-slim
 IMAGE_TAG=dev
+CLASSIFIER_REPLICAS=2
 REDIS_HOST=redis
 INGEST_REDIS_DB=0
 AGGREGATOR_REDIS_DB=1
 GATEWAY_REDIS_DB=2
+CLASSIFIER_REDIS_DB=3
+BATCH_REDIS_DB=4
 LOG_LEVEL=INFO
 """
 

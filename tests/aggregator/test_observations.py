@@ -70,10 +70,10 @@ async def test_out_of_order_frame_does_not_move_the_state_back(client, clock):
     assert after["posterior"] == before["posterior"]
     assert after["late_count"] == 1
     assert after["evidence_count"] == before["evidence_count"]
-    assert after["cameras"]["cam-1"]["frame_id"] == "f7"
+    assert after["latest_frames"]["cam-1"]["frame_id"] == "f7"
     history = (await client.get("/v1/spaces/k1/history")).json()
-    assert history[0]["frame_id"] == "old"
-    assert history[0]["outcome"] == "late"
+    assert history[-1]["frame_id"] == "old"  # the timeline is oldest first
+    assert history[-1]["outcome"] == "late"
 
 
 async def test_hysteresis_through_the_api(client, clock):
@@ -95,7 +95,8 @@ async def test_two_cameras_fuse_into_one_space(client, clock):
     space = (await client.get("/v1/spaces/k1")).json()
     assert space["occupant"] == "cat"
     assert space["evidence_count"] == 10
-    assert set(space["cameras"]) == {"cam-a", "cam-b"}
+    assert space["cameras"] == ["cam-a", "cam-b"]
+    assert set(space["latest_frames"]) == {"cam-a", "cam-b"}
     assert [s["space_id"] for s in (await client.get("/v1/spaces")).json()] == ["k1"]
 
 
@@ -113,7 +114,9 @@ async def test_history_is_capped(client_for):
     for i in range(8):
         await client.post("/v1/observations", json=observation(f"f{i}", at=i))
     history = (await client.get("/v1/spaces/k1/history?limit=100")).json()
-    assert [h["frame_id"] for h in history] == ["f7", "f6", "f5", "f4", "f3"]
+    assert [h["frame_id"] for h in history] == ["f3", "f4", "f5", "f6", "f7"]
+    frames = (await client.get("/v1/spaces/k1/frames?limit=100")).json()
+    assert [f["frame_id"] for f in frames] == ["f7", "f6", "f5", "f4", "f3"]
 
 
 async def test_batch_reports_each_item(client):

@@ -268,6 +268,13 @@ def jpeg(seed: int = 0, size: tuple[int, int] = (32, 24)) -> bytes:
     return buf.getvalue()
 
 
+def png(size: tuple[int, int] = (32, 24)) -> bytes:
+    """A small valid PNG."""
+    buf = io.BytesIO()
+    Image.new("RGB", size, (200, 90, 40)).save(buf, "PNG")
+    return buf.getvalue()
+
+
 def png_header(width: int, height: int) -> bytes:
     """A valid PNG of a few dozen bytes whose header claims `width` x `height` pixels."""
 

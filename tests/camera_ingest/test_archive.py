@@ -128,11 +128,15 @@ async def test_the_archive_keeps_the_classification_and_prediction_id(
         "model": "test-model",
         "version": "7",
         "prediction_id": "p",
+        "role": None,  # this stand-in classifier names no deployment role or strategy
+        "strategy": None,
     }
     # the classifier is told the camera (its sticky A/B key); the aggregator the model version
     assert downstream.predictions[-1]["headers"]["x-camera-id"] == "cls"
     observed = downstream.observation_posts[-1]["body"]
     assert (observed["model"], observed["model_version"]) == ("test-model", "7")
+    assert observed["prediction_id"] == "p"  # passed on, for the space's frames and feedback
+    assert "role" not in observed  # what the classifier did not say is left out, not null
 
 
 # --- the listing, over frames archived with chosen capture times ------------------------------

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import redis
 
-from camera_ingest.cameras import camera_status
+from camera_ingest.cameras import camera_status, frame_rate, rate_keys
 from camera_ingest.config import Settings
 from camera_ingest.main import create_app
 from camera_ingest.outbox import Entry
@@ -161,3 +161,27 @@ async def test_a_frame_that_dies_after_its_camera_was_deleted_counts_nowhere(
         await eventually(dead, what="the orphan frame dead")
     with redis.Redis.from_url(redis_url) as r:
         assert r.keys("ingest:camera:*") == []
+
+
+async def test_frame_rate_counts_the_frames_accepted_in_the_window(
+    client: httpx.AsyncClient,
+) -> None:
+    await add_camera(client, "door", mode="push")
+    assert (await status_of(client, "door"))["frame_rate_per_min"] == 0
+    for seed in range(3):
+        await push(client, "door", seed)
+    await push(client, "door", 0)  # the same bytes again: a duplicate is not counted
+    status = await status_of(client, "door")
+    assert status["frames"]["accepted"] == 3
+    # registered moments ago: the window is its first minute, so 3 frames are 3 a minute
+    assert status["frame_rate_per_min"] == 3.0
+
+
+def test_frame_rate_spans_the_window_or_the_time_since_registration() -> None:
+    minute = 60_000
+    now = 1_000 * minute + 30_000  # half-way through a minute
+    assert frame_rate([60], now_ms=now, registered_ms=None) == round(60 * 60 / 330, 2)
+    assert frame_rate([10], now_ms=now, registered_ms=now - 120_000) == 5.0
+    assert frame_rate([2], now_ms=now, registered_ms=now - 5_000) == 2.0  # at least a minute
+    assert len(rate_keys("cam", now)) == 6
+    assert rate_keys("cam", now)[-1] == "ingest:camera:cam:accepted:1000"

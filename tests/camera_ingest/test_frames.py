@@ -15,7 +15,7 @@ from camera_ingest.errors import (
 )
 from camera_ingest.frames import MAX_PIXELS, read_frame
 from shelter_kit.errors import BodyTooLarge
-from tests.camera_ingest.conftest import jpeg, png_header
+from tests.camera_ingest.conftest import jpeg, png, png_header
 
 pytestmark = pytest.mark.anyio
 
@@ -49,9 +49,7 @@ async def test_a_good_frame_is_read_once_and_identified() -> None:
 
 
 async def test_a_generic_type_is_decided_by_the_magic_bytes() -> None:
-    frame = await read_frame(
-        chunks(png_header(4, 3)), content_type=None, content_length=None, max_bytes=4096
-    )
+    frame = await read_frame(chunks(png()), content_type=None, content_length=None, max_bytes=4096)
     assert frame.content_type == "image/png"
 
 

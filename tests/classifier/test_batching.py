@@ -137,3 +137,45 @@ async def test_stop_fails_what_still_waits(
     await batcher.stop()
     with pytest.raises(Overloaded, match="shutting down"):
         await waiting
+
+
+async def test_a_lone_image_runs_wide_and_queued_ones_narrow(
+    model_dir: Path, tensors: list[np.ndarray], samples: list[tuple[Path, str]]
+) -> None:
+    runtime = ModelRuntime(discover(model_dir)[0], wide_threads=2)
+    runtime.load()
+    runtime.load_wide()
+    calls: list[str] = []
+
+    def narrow(batch: np.ndarray) -> list[Prediction]:
+        calls.append("narrow")
+        return runtime.predict(batch)
+
+    def wide(batch: np.ndarray) -> list[Prediction]:
+        calls.append("wide")
+        return runtime.predict(batch, wide=True)
+
+    batcher = MicroBatcher(
+        narrow,
+        wide=wide,
+        max_batch_size=1,
+        max_wait_ms=0,
+        max_queue=64,
+        workers=2,
+        metrics=InferenceMetrics(CollectorRegistry()),
+        labels=LABELS,
+    )
+    batcher.start()
+    try:
+        alone = [await batcher.submit(t) for t in tensors[:3]]  # one in flight at a time
+        lone_calls = list(calls)
+        together = await asyncio.gather(*(batcher.submit(t) for t in tensors[:8]))
+    finally:
+        await batcher.stop()
+    assert lone_calls == ["wide"] * 3
+    assert calls[3:].count("narrow") >= 4  # eight at once: the queue is not empty
+    expected = [label for _, label in samples[:8]]
+    assert [r.label for r in alone] == expected[:3]
+    assert [r.label for r in together] == expected
+    for got, ref in zip(together, runtime.predict(np.stack(tensors[:8])), strict=True):
+        assert got.probabilities == pytest.approx(ref.probabilities, abs=1e-5)

@@ -75,11 +75,15 @@ def test_ingest_observation_is_accepted_by_the_aggregator(
         probabilities=read.probabilities,
         model=read.model,
         model_version=read.version,
+        prediction_id=read.prediction_id,
+        role=read.role,
+        strategy=read.strategy,
     )
-    ObservationIn.model_validate_json(observation.model_dump_json())
+    assert None not in (read.prediction_id, read.role, read.strategy)  # the classifier sends them
+    body = observation.model_dump_json(exclude_none=True)  # as ingest's client sends it
+    ObservationIn.model_validate_json(body)
 
     url = f"{aggregator.url}/v1/observations"
-    body = observation.model_dump_json()
     headers = {"Content-Type": "application/json"}
     first = httpx.post(url, content=body, headers=headers, timeout=10)
     again = httpx.post(url, content=body, headers=headers, timeout=10)

@@ -72,11 +72,19 @@ async def animals_in(r: Reader, sh: Shelter, space_id: str) -> list[Animal]:
 
 
 async def reconcile(
-    r: Reader, sh: Shelter, state: SpaceState, seen: SpaceView, now: datetime
+    r: Reader,
+    sh: Shelter,
+    state: SpaceState,
+    seen: SpaceView,
+    now: datetime,
+    *,
+    animals: list[Animal] | None = None,
 ) -> tuple[list[Json], list[Op]]:
-    """The space's alerts raised or resolved at `now`, and the writes that record them."""
+    """The space's alerts raised or resolved at `now`, and the writes that record them
+    (`animals`: the space's animals, when the caller has read them already)."""
     key, space_id = sh.store.key, state.space_id
-    animals = await animals_in(r, sh, space_id)
+    if animals is None:
+        animals = await animals_in(r, sh, space_id)
     holding = evaluate(
         spaces={space_id: (state, seen)}, animals=animals, now=now, params=sh.alerting
     )
@@ -150,8 +158,10 @@ async def evaluate_quietly(sh: Shelter, *, scope: set[str] | None) -> None:
 
 async def reconcile_cameras(sh: Shelter, cameras: list[CameraHealth]) -> list[Json]:
     """Raise and resolve the camera health alerts for ingest's cameras as listed now, and
-    remember each camera's dead-frame count, in one transaction."""
+    remember each camera's dead-frame count, space and state, in one transaction."""
     open_key, seen_key = sh.store.key("camhealth", "open"), sh.store.key("camhealth", "seen")
+    listed_key = sh.store.key("camhealth", "cameras")
+    listed = {cam.id: {"space_id": cam.space_id, "online": cam.online} for cam in cameras}
 
     async def step(r: Reader) -> tuple[list[Json], list[Op]]:
         now = sh.clock()
@@ -163,6 +173,9 @@ async def reconcile_cameras(sh: Shelter, cameras: list[CameraHealth]) -> list[Js
         if remembered != seen:  # rewrite the whole hash: cameras gone from ingest are forgotten
             ops.append(Delete(seen_key))
             ops += [HashPut(seen_key, cam, _seen_to(s)) for cam, s in remembered.items()]
+        if await r.hash_json(listed_key) != listed:  # the same: cameras gone are forgotten
+            ops.append(Delete(listed_key))
+            ops += [HashPut(listed_key, cam, doc) for cam, doc in listed.items()]
         return changed, ops
 
     changed: list[Json] = await sh.store.transact(step)
@@ -209,12 +222,18 @@ async def prune_resolved(sh: Shelter) -> int:
     return len(expired)
 
 
-async def list_alerts(sh: Shelter, status: str | None = None) -> list[Json]:
-    """Alerts newest first; `status` is active, acked, resolved or open (active or acked)."""
+async def list_alerts(sh: Shelter, status: str | None = None, *, limit: int = 1000) -> list[Json]:
+    """The newest `limit` alerts, newest first (by when raised; resolved ones by when resolved);
+    `status` is active, acked, resolved or open (active or acked). Resolved alerts are kept
+    for `alert_retention_s`."""
     alerts = (await sh.store.hash_json(sh.store.key("alerts"))).values()
     wanted = OPEN if status == "open" else (status,)
     chosen = [a for a in alerts if status is None or a["status"] in wanted]
-    return sorted(chosen, key=lambda a: (a["raised_at"], a["id"]), reverse=True)
+
+    def newest(a: Json) -> tuple[str, str]:
+        return ((a["resolved_at"] if status == "resolved" else None) or a["raised_at"], a["id"])
+
+    return sorted(chosen, key=newest, reverse=True)[:limit]
 
 
 async def ack_alert(sh: Shelter, alert_id: str) -> Json:
@@ -225,7 +244,10 @@ async def ack_alert(sh: Shelter, alert_id: str) -> Json:
         if alert is None:
             raise AlertNotFound(f"no alert {alert_id!r}")
         if alert["status"] == "resolved":
-            raise InvalidTransition(f"alert {alert_id} is already resolved")
+            raise InvalidTransition(
+                f"alert {alert_id} was resolved at {alert['resolved_at']}: its condition no "
+                "longer holds, so there is nothing to acknowledge"
+            )
         if alert["status"] == "acked":
             return alert, []
         acked = {**alert, "status": "acked", "acked_at": sh.clock().isoformat()}

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from aggregator.explain import duration
 from aggregator.fusion import SpaceState, SpaceView
 from aggregator.registry import Animal
 
@@ -61,7 +62,7 @@ def _staleness(
     space_id: str, state: SpaceState, seen: SpaceView, now: datetime, params: AlertParams
 ) -> list[Condition]:
     if seen.stale:
-        msg = f"no observation for space {space_id} in over {params.stale_after_s:g}s"
+        msg = f"No camera has sent a frame of {space_id} for over {duration(params.stale_after_s)}"
         return [Condition(f"space_stale:{space_id}:-", "space_stale", space_id, "-", msg)]
     # The space still hears from some camera: name the ones that went quiet.
     return [
@@ -70,7 +71,8 @@ def _staleness(
             "camera_stale",
             space_id,
             cam,
-            f"camera {cam} has sent nothing for space {space_id} in over {params.stale_after_s:g}s",
+            f"Camera {cam} has sent no frame of {space_id} for over "
+            f"{duration(params.stale_after_s)}",
         )
         for cam, reading in sorted(state.cameras.items())
         if _since(reading.captured_at, now) > params.stale_after_s
@@ -80,13 +82,16 @@ def _staleness(
 def _animal_conditions(
     animal: Animal, state: SpaceState, seen: SpaceView, now: datetime, params: AlertParams
 ) -> list[Condition]:
-    space, who = animal.space_id or "", f"{animal.name} ({animal.species}, {animal.id})"
+    space, who = animal.space_id or "", f"{animal.name} ({animal.species})"
     held = _since(state.occupant_since, now)
     out: list[Condition] = []
     if animal.status == "adopted":
         since = min(held, _since(animal.status_changed_at, now))
         if seen.occupant == animal.species and since >= params.adopted_occupied_after_s:
-            msg = f"{who} is adopted but space {space} still reads {seen.occupant}"
+            msg = (
+                f"{who} is marked adopted but the cameras have still seen a {animal.species} "
+                f"in {space} for {duration(since)}"
+            )
             out.append(
                 Condition(
                     f"adopted_occupied:{space}:{animal.id}",
@@ -103,14 +108,18 @@ def _animal_conditions(
         and seen.confidence >= params.mismatch_confidence
         and held >= params.mismatch_after_s
     ):
-        msg = f"registry puts {who} in space {space}, cameras see a {other} ({seen.confidence:.2f})"
+        msg = (
+            f"{who} is registered in {space} but the cameras have seen a {other} for "
+            f"{duration(held)} ({seen.confidence:.0%} sure)"
+        )
         out.append(
             Condition(
                 f"species_mismatch:{space}:{animal.id}", "species_mismatch", space, animal.id, msg
             )
         )
     if seen.occupant == "empty" and held >= params.not_seen_after_s:
-        msg = f"{who} not seen: space {space} has read empty for {held:.0f}s"
+        msg = f"{who} is registered in {space} but the cameras have seen it empty for "
+        msg += duration(held)
         out.append(
             Condition(
                 f"animal_not_seen:{space}:{animal.id}", "animal_not_seen", space, animal.id, msg

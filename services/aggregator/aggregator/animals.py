@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from aggregator import alerting, spaces
+from aggregator import alerting, cautions, spaces
 from aggregator.errors import AnimalNotFound
 from aggregator.registry import SPECIES, STATUSES, Animal, new_animal, updated_animal
 from aggregator.shelter import Shelter
@@ -19,15 +19,27 @@ Change = Callable[[Animal | None], Animal | None]
 
 
 async def list_animals(sh: Shelter) -> list[Json]:
+    """Every animal by name, each with its `warnings` (`cautions.py`)."""
     animals = (await sh.store.hash_json(sh.store.key("animals"))).values()
-    return sorted(animals, key=lambda a: (a["name"], a["id"]))
+    return await warned(sh, sorted(animals, key=lambda a: (a["name"], a["id"])))
 
 
 async def get_animal(sh: Shelter, animal_id: str) -> Json:
     found = await sh.store.hash_field_json(sh.store.key("animals"), animal_id)
     if found is None:
         raise AnimalNotFound(f"no animal {animal_id!r}")
-    return found
+    return (await warned(sh, [found]))[0]
+
+
+async def warned(sh: Shelter, docs: list[Json]) -> list[Json]:
+    """The animals with the warnings about their spaces as the aggregator knows them now."""
+    wanted = sorted({d["space_id"] for d in docs if d.get("space_id")})
+    now, states = sh.clock(), await spaces.load_states(sh, wanted)
+    listed = await sh.store.hash_json(sh.store.key("camhealth", "cameras"))
+    feeds = cautions.Feeds(states=states, ingest=listed)
+    return [
+        {**d, "warnings": cautions.about(Animal.from_dict(d), feeds, now, sh.fusion)} for d in docs
+    ]
 
 
 async def create_animal(sh: Shelter, fields: Json) -> Json:
@@ -83,13 +95,13 @@ async def _change(sh: Shelter, animal_id: str, change: Change) -> Json:
     result = await sh.store.transact(step)
     if touched:
         await alerting.evaluate_quietly(sh, scope=touched)
-    return result
+    return result if "name" not in result else (await warned(sh, [result]))[0]
 
 
 async def summary(sh: Shelter) -> Json:
     """Animals by species and status; spaces by what they read now."""
     counts = {s: dict.fromkeys(STATUSES, 0) for s in SPECIES}
-    for animal in await list_animals(sh):
+    for animal in (await sh.store.hash_json(sh.store.key("animals"))).values():
         counts[animal["species"]][animal["status"]] += 1
     occupied = dict.fromkeys(SPECIES, 0)
     tally = {"empty": 0, "unknown": 0}

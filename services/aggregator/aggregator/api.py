@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from aggregator import alerting, animals, events, spaces
+from aggregator import alerting, animals, events, spaces, timeline
 from aggregator.errors import ERROR_STATUS
 from aggregator.metrics import Metrics
 from aggregator.schemas import (
@@ -20,6 +20,8 @@ from aggregator.schemas import (
     AnimalOut,
     AnimalPatch,
     BatchOut,
+    FrameOut,
+    HistoryPoint,
     ObservationBatchIn,
     ObservationIn,
     ObservationResult,
@@ -77,11 +79,32 @@ async def get_space(space_id: str, sh: ShelterDep) -> Json:
     return await spaces.get_space(sh, space_id)
 
 
-@router.get("/spaces/{space_id}/history", responses=problem_responses(404))
+@router.get(
+    "/spaces/{space_id}/history",
+    response_model=list[HistoryPoint],
+    responses=problem_responses(404, 422),
+)
 async def space_history(
-    space_id: str, sh: ShelterDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+    space_id: str,
+    sh: ShelterDep,
+    since: Annotated[float | None, Query(description="Only points after it (epoch s).")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[Json]:
-    return await spaces.space_history(sh, space_id, limit)
+    """The space's occupant and confidence after each observation, oldest first (a chart's
+    timeline): the newest `limit` points after `since`."""
+    return await timeline.space_history(sh, space_id, since=since, limit=limit)
+
+
+@router.get(
+    "/spaces/{space_id}/frames",
+    response_model=list[FrameOut],
+    responses=problem_responses(404, 422),
+)
+async def space_frames(
+    space_id: str, sh: ShelterDep, limit: Annotated[int, Query(ge=1, le=1000)] = 20
+) -> list[Json]:
+    """The space's recent observations, newest first (at most AGGREGATOR_HISTORY_MAX kept)."""
+    return await timeline.space_frames(sh, space_id, limit)
 
 
 @router.get("/animals", response_model=list[AnimalOut])
@@ -124,9 +147,12 @@ async def summary(sh: ShelterDep) -> Json:
 
 @router.get("/alerts", response_model=list[AlertOut])
 async def list_alerts(
-    sh: ShelterDep, status: Literal["active", "acked", "resolved", "open"] | None = None
+    sh: ShelterDep,
+    status: Literal["active", "acked", "resolved", "open"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[Json]:
-    return await alerting.list_alerts(sh, status)
+    """The newest `limit` alerts; `resolved` is the history (kept AGGREGATOR_ALERT_RETENTION_S)."""
+    return await alerting.list_alerts(sh, status, limit=limit)
 
 
 @router.post(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from aggregator.alerts import Condition
 
@@ -68,7 +68,10 @@ def _offline(cam: CameraHealth, now: datetime, after_s: float) -> Condition | No
     down_s = (now - cam.offline_since).total_seconds()
     if down_s <= after_s:
         return None
-    msg = f"camera {cam.id} (space {cam.space_id}) offline for {down_s:.0f}s: {cam.last_error}"
+    why = f" (last error: {cam.last_error})" if cam.last_error else ""
+    msg = (
+        f"Camera {cam.id} of {cam.space_id} has been offline since {moment(cam.offline_since)}{why}"
+    )
     return _condition("camera_offline", cam, msg)
 
 
@@ -80,12 +83,19 @@ def _next_seen(before: Seen | None, cam: CameraHealth, now: datetime) -> Seen:
 
 
 def _dead(cam: CameraHealth) -> Condition:
-    when = cam.last_dead_at.isoformat() if cam.last_dead_at else "?"
+    when = f" the last at {moment(cam.last_dead_at)}" if cam.last_dead_at else ""
+    why = f" (last reason: {cam.last_dead_reason})" if cam.last_dead_reason else ""
     msg = (
-        f"camera {cam.id} (space {cam.space_id}) dead-lettered frames "
-        f"({cam.frames_dead} in all, last at {when}): {cam.last_dead_reason}"
+        f"Camera {cam.id} of {cam.space_id} has frames that could not be delivered: "
+        f"{cam.frames_dead} in all,{when}{why}"
     )
     return _condition("frames_dead", cam, msg)
+
+
+def moment(at: datetime) -> str:
+    """`1 Dec 14:02 UTC`: a date and a time of day, for a person reading the alert."""
+    utc = at.astimezone(UTC)
+    return f"{utc.day} {utc:%b %H:%M} UTC"
 
 
 def _condition(kind: str, cam: CameraHealth, message: str) -> Condition:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from aggregator.fusion import Reading, SpaceState, SpaceView
+from aggregator import explain
+from aggregator.fusion import FusionParams, Reading, SpaceState, SpaceView
+from aggregator.registry import Animal
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -72,22 +75,59 @@ def state_from_dict(data: dict[str, Any]) -> SpaceState:
     )
 
 
-def space_document(state: SpaceState, seen: SpaceView) -> dict[str, Any]:
-    """The wire form of a space (docs/architecture.md, `GET /v1/spaces/{id}`)."""
-    cameras = {
+def space_document(
+    state: SpaceState,
+    seen: SpaceView,
+    *,
+    now: datetime,
+    params: FusionParams,
+    animals: Sequence[Animal] = (),
+) -> dict[str, Any]:
+    """The wire form of a space (docs/architecture.md, `GET /v1/spaces/{id}`); `explain` says
+    what `reason`, `cameras`, `area` and `mismatch` mean."""
+    latest = {
         cam: {k: v for k, v in reading_to_dict(r).items() if k != "camera_id"}
         for cam, r in sorted(state.cameras.items())
     }
+    why = explain.reason(state, seen, now, params)
+    shown = explain.placed(animals)
     return {
         "space_id": state.space_id,
+        "area": explain.area(state.space_id),
         "occupant": seen.occupant,
         "confidence": round(seen.confidence, 4),
         "posterior": {c: round(p, 4) for c, p in seen.posterior.items()},
+        "reason": None if why is None else why.code,
+        "reason_text": None if why is None else why.text,
         "evidence_count": state.evidence_count,
         "late_count": state.late_count,
         "observation_count": state.observation_count,
-        "cameras": cameras,
+        "cameras": explain.recent_cameras(state, now, params),
+        "latest_frames": latest,
         "last_seen": _iso(state.last_seen),
         "occupant_since": _iso(state.occupant_since),
         "stale": seen.stale,
+        "animal": _animal_ref(shown[0]) if shown else None,
+        "animals": [_animal_ref(a) for a in shown],
+        "mismatch": explain.mismatch(seen.occupant, shown),
     }
+
+
+def _animal_ref(animal: Animal) -> dict[str, Any]:
+    return {
+        "id": animal.id,
+        "name": animal.name,
+        "species": animal.species,
+        "status": animal.status,
+    }
+
+
+def upgraded_result(result: dict[str, Any]) -> dict[str, Any]:
+    """A result stored before `cameras` became a list (it was camera id -> newest reading)."""
+    space = result.get("space", {})
+    if not isinstance(space.get("cameras"), dict):
+        return result
+    legacy = {"area": explain.area(space["space_id"]), "reason": None, "reason_text": None,
+              "latest_frames": space["cameras"], "cameras": sorted(space["cameras"]),
+              "animal": None, "animals": [], "mismatch": False}  # fmt: skip
+    return {**result, "space": {**space, **legacy}}

@@ -53,13 +53,22 @@ class Animal:
         )
 
 
-def check_transition(current: str, new: str) -> None:
+# Why a refused move is refused, in the words staff use (the 409's detail quotes it).
+WHY_NOT: dict[str, str] = {
+    "intake": "an animal in intake must be made available first",
+    "available": "an available animal must be reserved before it is adopted",
+    "reserved": "a reserved animal goes back to available before intake",
+    "adopted": "an adopted animal that comes back goes through intake again",
+}
+
+
+def check_transition(current: str, new: str, *, name: str = "The animal") -> None:
     """Raise InvalidTransition unless `current -> new` is allowed (staying put always is)."""
     if new != current and new not in TRANSITIONS[current]:
-        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none"
+        allowed = " or ".join(sorted(TRANSITIONS[current])) or "nothing"
         raise InvalidTransition(
-            f"cannot move an animal from {current!r} to {new!r} "
-            f"(allowed from {current!r}: {allowed})"
+            f"{name} cannot move from {current} to {new}: {WHY_NOT[current]} "
+            f"(from {current} it can move to {allowed})."
         )
 
 
@@ -80,7 +89,7 @@ def new_animal(*, animal_id: str, fields: dict[str, Any], now: datetime) -> Anim
 def updated_animal(animal: Animal, *, changes: dict[str, Any], now: datetime) -> Animal:
     """Apply a partial change (PATCH; PUT passes every field), validating the status move."""
     status = changes.get("status", animal.status)
-    check_transition(animal.status, status)
+    check_transition(animal.status, status, name=animal.name)
     allowed = {k: v for k, v in changes.items() if k in ("name", "species", "space_id", "notes")}
     if allowed.get("notes", "") is None:
         allowed["notes"] = ""

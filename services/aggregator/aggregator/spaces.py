@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +28,8 @@ from aggregator.errors import (
     StoreUnavailable,
 )
 from aggregator.fusion import Reading, SpaceState, SpaceView, fuse, view
-from aggregator.records import space_document, state_from_dict, state_to_dict
+from aggregator.records import space_document, state_from_dict, state_to_dict, upgraded_result
+from aggregator.registry import Animal
 from aggregator.schemas import ObservationIn
 from aggregator.shelter import Shelter
 from aggregator.store import Reader
@@ -52,8 +54,14 @@ class BatchEntry:
     outcome: Recorded | AggregatorError | StoreUnavailable
 
 
+# What a frame's identity is: a repeat that differs only in the classifier's bookkeeping
+# (prediction id, arm) is the same observation.
+NOT_DIGESTED = ("prediction_id", "role", "strategy")
+
+
 def digest(observation: Json) -> str:
-    return hashlib.sha256(json.dumps(observation, sort_keys=True).encode()).hexdigest()
+    core = {k: v for k, v in observation.items() if k not in NOT_DIGESTED}
+    return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()
 
 
 def _reading(observation: ObservationIn, probabilities: dict[str, float]) -> Reading:
@@ -74,7 +82,7 @@ def _check_skew(reading: Reading, now: datetime, limit_s: float) -> None:
 
 async def record_observation(sh: Shelter, observation: ObservationIn) -> Recorded:
     """Fold one observation into its space; a known frame id returns the stored result."""
-    now, body = sh.clock(), observation.model_dump(mode="json")
+    now, body = sh.clock(), observation.model_dump(mode="json", exclude_none=True)
     reading = _reading(observation, body["probabilities"])
     _check_skew(reading, now, sh.settings.max_clock_skew_s)
     space_id, key, fingerprint = observation.space_id, sh.store.key, digest(body)
@@ -86,17 +94,18 @@ async def record_observation(sh: Shelter, observation: ObservationIn) -> Recorde
         if stored is not None:
             if stored["digest"] != fingerprint:
                 raise FrameConflict(f"frame {reading.frame_id} was recorded with another body")
-            return (stored["result"], True, []), []
+            return (upgraded_result(stored["result"]), True, []), []
         before = SpaceState(space_id=space_id) if raw is None else state_from_dict(raw)
         after, outcome = fuse(before, reading, sh.fusion)
         seen = view(after, now, sh.fusion)
-        doc = space_document(after, seen)
+        animals = await alerting.animals_in(r, sh, space_id)
+        doc = space_document(after, seen, now=now, params=sh.fusion, animals=animals)
         result = {"frame_id": reading.frame_id, "space_id": space_id, "duplicate": False,
                   "outcome": outcome, "space": doc}  # fmt: skip
         entry = {**body, "outcome": outcome, "received_at": now.isoformat(),
                  "occupant": doc["occupant"], "confidence": doc["confidence"]}  # fmt: skip
         event = {**doc, "changed": after.occupant != before.occupant, "frame_id": reading.frame_id}
-        alerts, alert_ops = await alerting.reconcile(r, sh, after, seen, now)
+        alerts, alert_ops = await alerting.reconcile(r, sh, after, seen, now, animals=animals)
         ops: list[Op] = [
             Put(frame_key, {"digest": fingerprint, "result": result}, sh.settings.frame_ttl_s),
             Put(space_key, state_to_dict(after)),
@@ -144,18 +153,48 @@ async def seen_spaces(sh: Shelter) -> dict[str, tuple[SpaceState, SpaceView]]:
 
 
 async def list_spaces(sh: Shelter) -> list[Json]:
-    return [space_document(state, seen) for state, seen in (await seen_spaces(sh)).values()]
+    """Every space observed, named by the registry, or given a camera in camera-ingest (as last
+    polled); one never observed reads `unknown`, reason `no_frames`."""
+    now, placed = sh.clock(), await placements(sh)
+    named = set(placed) | set((await ingest_cameras(sh)).values())
+    states = await load_states(sh, sorted(set(await space_ids(sh)) | named))
+    return [
+        _document(sh, states.get(s) or SpaceState(space_id=s), now, placed.get(s, []))
+        for s in sorted(set(states) | named, key=natural_key)
+    ]
 
 
 async def get_space(sh: Shelter, space_id: str) -> Json:
     states = await load_states(sh, [space_id])
+    placed = (await placements(sh)).get(space_id, [])
     if space_id not in states:
-        raise SpaceNotFound(f"no observation has named space {space_id!r}")
-    state = states[space_id]
-    return space_document(state, view(state, sh.clock(), sh.fusion))
+        if not placed and space_id not in (await ingest_cameras(sh)).values():
+            raise SpaceNotFound(f"no observation, animal or camera names space {space_id!r}")
+        states[space_id] = SpaceState(space_id=space_id)
+    return _document(sh, states[space_id], sh.clock(), placed)
 
 
-async def space_history(sh: Shelter, space_id: str, limit: int) -> list[Json]:
-    """The newest `limit` observations of a space, newest first (retention: `history_max`)."""
-    await get_space(sh, space_id)
-    return await sh.store.list_json(sh.store.key("history", space_id), limit)
+def _document(sh: Shelter, state: SpaceState, now: datetime, animals: list[Animal]) -> Json:
+    seen = view(state, now, sh.fusion)
+    return space_document(state, seen, now=now, params=sh.fusion, animals=animals)
+
+
+async def placements(sh: Shelter) -> dict[str, list[Animal]]:
+    """The registry's animals by the space they are placed in."""
+    found: dict[str, list[Animal]] = {}
+    for doc in (await sh.store.hash_json(sh.store.key("animals"))).values():
+        if doc.get("space_id"):
+            found.setdefault(doc["space_id"], []).append(Animal.from_dict(doc))
+    return found
+
+
+async def ingest_cameras(sh: Shelter) -> dict[str, str]:
+    """camera-ingest's cameras (id -> space id) as the camera health poll last saw them."""
+    known = await sh.store.hash_json(sh.store.key("camhealth", "cameras"))
+    return {cam: str(doc["space_id"]) for cam, doc in known.items()}
+
+
+def natural_key(space_id: str) -> tuple[tuple[int, int | str], ...]:
+    """`kennel-2` before `kennel-11`: digit runs compare as numbers."""
+    parts = re.findall(r"\d+|\D+", space_id)
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 JobState = Literal["queued", "running", "done", "failed", "cancelled"]
 ACTIVE_STATES = ("queued", "running")
@@ -38,6 +38,15 @@ class FramesSource(BaseModel):
     space_ids: list[Token] = Field(default_factory=list, max_length=100)
     since: datetime | None = None
     until: datetime | None = None
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _iso_text(cls, value: object) -> object:
+        """ISO 8601 text only: a number such as 0 is not taken as a Unix time."""
+        text = isinstance(value, str) and value[4:5] == "-"
+        if value is not None and not (text or isinstance(value, datetime)):
+            raise ValueError("must be an ISO 8601 date-time, such as 2026-11-28T10:00:00Z")
+        return value
 
     @model_validator(mode="after")
     def _range(self) -> Self:

@@ -87,7 +87,11 @@ async def get_camera(camera_id: CameraId, cameras: CamerasDep) -> Camera:
     return await cameras.get(camera_id)
 
 
-@router.put("/v1/cameras/{camera_id}", tags=["cameras"], responses=problem_responses(422, 503))
+@router.put(
+    "/v1/cameras/{camera_id}",
+    tags=["cameras"],
+    responses={201: {"model": Camera, "description": "Created"}, **problem_responses(422, 503)},
+)
 async def replace_camera(
     camera_id: CameraId, body: CameraSpec, cameras: CamerasDep, response: Response
 ) -> Camera:

@@ -9,6 +9,8 @@ Layout:
                                  registered at; dead frames and the last reason (outbox's FINISH)
     ingest:camera:{id}:last_sha  hash of its newest stored snapshot
     ingest:camera:{id}:poll_lock one poll per interval across replicas
+    ingest:camera:{id}:accepted:{minute}  frames accepted in that minute (epoch s // 60);
+                                 each expires once out of the rate window (`frame_rate_per_min`)
 
 Snapshot URLs are checked against the egress rules (`egress`) when a camera is created, replaced,
 or patched with a new snapshot_url: a refused address is a 422 `snapshot-url-refused`.
@@ -44,6 +46,8 @@ from camera_ingest.schemas import (
 from camera_ingest.store import Redis, translated
 
 INDEX = "ingest:cameras"
+RATE_BUCKET_S = 60
+RATE_BUCKETS = 6  # the current minute and the 5 before: the rate covers 5 to 6 minutes
 Outcome = Literal["accepted", "duplicate", "skipped", "failed"]
 
 
@@ -54,6 +58,24 @@ def camera_key(camera_id: str) -> str:
 def status_key(camera_id: str) -> str:
     """The camera's status hash; the outbox's FINISH script counts dead frames in it too."""
     return f"ingest:camera:{camera_id}:status"
+
+
+def rate_keys(camera_id: str, now_ms: int) -> list[str]:
+    """The camera's accepted-frame buckets of the rate window, the current minute last."""
+    minute = now_ms // 1000 // RATE_BUCKET_S
+    return [
+        f"{camera_key(camera_id)}:accepted:{m}"
+        for m in range(minute - RATE_BUCKETS + 1, minute + 1)
+    ]
+
+
+def frame_rate(counts: list[int], *, now_ms: int, registered_ms: int | None) -> float:
+    """Frames per minute over the window the buckets cover (from the oldest bucket's start,
+    or from registration if later, at least one minute)."""
+    window_start_ms = (now_ms // 1000 // RATE_BUCKET_S - RATE_BUCKETS + 1) * RATE_BUCKET_S * 1000
+    start_ms = max(window_start_ms, registered_ms or 0)
+    span_s = max((now_ms - start_ms) / 1000, float(RATE_BUCKET_S))
+    return round(sum(counts) * 60 / span_s, 2)
 
 
 def _text(value: Any) -> str:
@@ -118,6 +140,7 @@ class Cameras:
                 status_key(camera_id),
                 f"{camera_key(camera_id)}:last_sha",
                 f"{camera_key(camera_id)}:poll_lock",
+                *rate_keys(camera_id, _now_ms()),
             )
             _, had_config, _ = await pipe.execute()
         if not had_config:
@@ -157,14 +180,24 @@ class Cameras:
 
     @translated
     async def status(self, config: CameraIn) -> CameraStatus:
-        raw = _decode(await self.redis.hgetall(status_key(config.id)))
-        return camera_status(
+        now_ms = _now_ms()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(status_key(config.id))
+            pipe.mget(rate_keys(config.id, now_ms))
+            raw_status, buckets = await pipe.execute()
+        raw = _decode(raw_status)
+        status = camera_status(
             config.mode,
             raw,
             offline_after=self.offline_after,
             push_offline_after_s=self.push_offline_after_s,
-            now_ms=_now_ms(),
+            now_ms=now_ms,
         )
+        counts = [int(b) for b in buckets if b is not None]
+        status.frame_rate_per_min = frame_rate(
+            counts, now_ms=now_ms, registered_ms=_ms(raw, "registered_ms")
+        )
+        return status
 
     @translated
     async def note(self, camera_id: str, outcome: Outcome, error: str | None = None) -> int:
@@ -179,6 +212,10 @@ class Cameras:
             else:
                 if outcome != "duplicate":
                     pipe.hincrby(key, outcome, 1)
+                if outcome == "accepted":
+                    bucket = rate_keys(camera_id, _now_ms())[-1]
+                    pipe.incr(bucket)
+                    pipe.expire(bucket, RATE_BUCKET_S * (RATE_BUCKETS + 1))
                 pipe.hset(
                     key,
                     mapping={"consecutive_errors": 0, "last_error": "", "last_frame_ms": _now_ms()},

@@ -95,7 +95,7 @@ class AggregatorClient:
             self.client,
             "aggregator",
             self.url,
-            content=observation.model_dump_json(),
+            content=observation.model_dump_json(exclude_none=True),
             headers={"Content-Type": "application/json", **outbound_headers(request_id)},
         )
         if response.status_code == 409:

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     consumer_name: str = Field(default_factory=_default_consumer)
     reclaim_min_idle_s: float = Field(30.0, gt=0, description="pending this long -> reclaimed")
     reclaim_interval_s: float = Field(5.0, gt=0)
+    consumer_ttl_s: float = Field(
+        6.0, gt=0, description="liveness key TTL: a crashed consumer's frames are taken over after"
+    )
     read_block_ms: int = Field(1000, gt=0)
     retry_base_s: float = Field(0.2, gt=0)
     retry_max_s: float = Field(10.0, gt=0)

@@ -145,6 +145,9 @@ class Deliverer:
                 probabilities=result.probabilities,
                 model=result.model,
                 model_version=result.version,
+                prediction_id=result.prediction_id,
+                role=result.role,
+                strategy=result.strategy,
             )
             outcome = await self._call(
                 entry,

@@ -16,7 +16,7 @@ IngestError
 |   +-- SnapshotUrlRefused          its snapshot URL reaches a refused address   422
 +-- InvalidFrame
 |   +-- FrameTooLarge               over INGEST_MAX_FRAME_BYTES (also the kit's BodyTooLarge) 413
-|   +-- ImageTooLarge               more pixels than frames.MAX_PIXELS (decompression bomb)  413
+|   +-- ImageTooLarge               more pixels than the kit's rules (a bomb)    413
 |   +-- UnsupportedMediaType        not image/jpeg|png|webp                     415
 |   +-- UndecodableImage            bytes are not the image they claim to be    422
 +-- OutboxFull                      backpressure: depth over INGEST_OUTBOX_MAX_DEPTH  503

@@ -137,8 +137,10 @@ class Outbox:
         idempotency_ttl_s: int,
         dedupe_window_s: int,
         retry_after_s: int = 5,
+        reader: Redis | None = None,
     ) -> None:
         self.redis = redis
+        self.reader = reader or redis  # the blocking XREADGROUP's client (a longer timeout)
         self.max_depth = max_depth
         self.data_ttl_s = data_ttl_s
         self.record_ttl_s = record_ttl_s
@@ -290,7 +292,7 @@ class Outbox:
     @translated
     async def read_new(self, consumer: str, *, count: int, block_ms: int) -> list[Entry]:
         try:
-            reply: Any = await self.redis.xreadgroup(
+            reply: Any = await self.reader.xreadgroup(
                 GROUP, consumer, {STREAM: ">"}, count, block_ms
             )
         except ResponseError as exc:
@@ -331,3 +333,6 @@ class Outbox:
 def _entry(message_id: Any, fields: Any) -> Entry:
     frame_id = _text(fields[b"frame_id"]) if fields and b"frame_id" in fields else None
     return Entry(message_id=_text(message_id), frame_id=frame_id)
+
+
+entry_from = _entry  # for `consumers`, which takes over dead consumers' entries in its own script

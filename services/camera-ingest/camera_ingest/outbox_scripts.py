@@ -83,3 +83,21 @@ if #p == 0 or p[1][2] ~= ARGV[2] then return 0 end
 redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'JUSTID')
 return 1
 """
+
+# KEYS: stream, the dead consumer's liveness key   ARGV: group, dead consumer, me, count
+# Take over the pending entries of a consumer whose liveness key has expired (a crashed or killed
+# process), at once rather than after the reclaim idle time; forget the consumer once it holds
+# nothing. Atomic, so two live replicas never both take the same entry, and a consumer that comes
+# back (a stall longer than its liveness TTL) finds its entries taken: its heartbeat says so.
+TAKE_OVER = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return {} end
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', ARGV[4], ARGV[2])
+local ids = {}
+for _, p in ipairs(pending) do ids[#ids + 1] = p[1] end
+local claimed = {}
+if #ids > 0 then claimed = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, unpack(ids)) end
+if #pending < tonumber(ARGV[4]) then
+  redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+end
+return claimed
+"""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Literal, Self
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -12,9 +14,12 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    StrictBool,
     ValidationError,
+    field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 if TYPE_CHECKING:
     from camera_ingest.archive_index import ArchivedFrame
@@ -93,7 +98,7 @@ class CameraSpec(_Credentials):
     space_id: Token
     mode: Literal["push", "poll"] = "push"
     interval_s: float = Field(5.0, ge=0.05, le=86_400)
-    enabled: bool = True
+    enabled: StrictBool = True  # `"enabled": 0` or "yes" is a 422, not a boolean
 
     @model_validator(mode="after")
     def _poll_needs_url(self) -> Self:
@@ -116,10 +121,13 @@ class CameraPatch(_Credentials):
 
     model_config = ConfigDict(extra="forbid")
 
-    space_id: Token | None = None
-    mode: Literal["push", "poll"] | None = None
-    interval_s: float | None = Field(None, ge=0.05, le=86_400)
-    enabled: bool | None = None
+    # Absent means "keep"; null is refused (the patched camera must validate), so the
+    # document does not offer null (SkipJsonSchema).
+    space_id: Token | SkipJsonSchema[None] = None
+    mode: Literal["push", "poll"] | SkipJsonSchema[None] = None
+    # the bounds on the float alone: on the union, pydantic compared null with 0.05 (a 500)
+    interval_s: Annotated[float, Field(ge=0.05, le=86_400)] | SkipJsonSchema[None] = None
+    enabled: StrictBool | SkipJsonSchema[None] = None
 
 
 class FrameCounts(BaseModel):
@@ -146,6 +154,11 @@ class CameraStatus(BaseModel):
     )
     last_dead_reason: str | None = None
     last_dead_at: str | None = None
+    frame_rate_per_min: float = Field(
+        0.0,
+        description="Frames accepted per minute, over the current minute and the 5 before it "
+        "(or since the camera was registered, if later; at least one minute).",
+    )
 
 
 class Camera(BaseModel):
@@ -183,6 +196,8 @@ class Classification(BaseModel):
     model: str
     version: str
     prediction_id: str | None = None
+    role: str | None = None
+    strategy: str | None = None
 
 
 class FrameAccepted(BaseModel):
@@ -258,6 +273,9 @@ class ArchivePage(BaseModel):
     )
 
 
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
 class ArchiveQuery(BaseModel):
     """The archive listing's query: frames captured in [since, until), in capture order."""
 
@@ -267,6 +285,14 @@ class ArchiveQuery(BaseModel):
     until: AwareDatetime | None = Field(None, description="ISO 8601 with a timezone, exclusive")
     cursor: str | None = Field(None, pattern=CURSOR_PATTERN, description="a next_cursor")
     limit: int = Field(100, ge=1, le=1000)
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _iso_text(cls, value: object) -> object:
+        text = isinstance(value, str) and ISO_DATE.match(value)
+        if value is not None and not (text or isinstance(value, datetime)):
+            raise ValueError("must be an ISO 8601 date-time with a timezone (not a Unix time)")
+        return value
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -286,3 +312,6 @@ class Observation(BaseModel):
     probabilities: dict[str, float]
     model: str
     model_version: str
+    prediction_id: str | None = None  # the classifier's bookkeeping, shown beside the frame
+    role: str | None = None
+    strategy: str | None = None

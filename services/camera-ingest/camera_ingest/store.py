@@ -12,11 +12,15 @@ from shelter_kit.store import ping, translated
 
 __all__ = ["Redis", "ResponseError", "connect", "ping", "translated"]
 
-# Longer than the workers' XREADGROUP block (INGEST_READ_BLOCK_MS, 1 s by default), which holds
-# the socket silent for its whole block.
-TIMEOUT_S = 5.0
-CONNECT_TIMEOUT_S = 2.0
+# Every command but the workers' blocking read: a stalled Redis must give a push a prompt 503 +
+# Retry-After, well inside the gateway's frame timeout, even after two commands time out in turn.
+TIMEOUT_S = 1.0
+# The workers' XREADGROUP has a client of its own: longer than its block (INGEST_READ_BLOCK_MS,
+# 1 s by default), which holds the socket silent for the whole block.
+BLOCKING_TIMEOUT_S = 5.0
+CONNECT_TIMEOUT_S = 1.0
 
 
-def connect(url: str) -> Redis:
-    return kit_connect(url, timeout_s=TIMEOUT_S, connect_timeout_s=CONNECT_TIMEOUT_S)
+def connect(url: str, *, blocking: bool = False) -> Redis:
+    timeout_s = BLOCKING_TIMEOUT_S if blocking else TIMEOUT_S
+    return kit_connect(url, timeout_s=timeout_s, connect_timeout_s=CONNECT_TIMEOUT_S)

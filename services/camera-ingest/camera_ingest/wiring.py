@@ -23,6 +23,7 @@ from camera_ingest.breaker import STATE_VALUE, CircuitBreaker
 from camera_ingest.cameras import Cameras
 from camera_ingest.clients import AggregatorClient, ClassifierClient, make_client
 from camera_ingest.config import Settings
+from camera_ingest.consumers import Consumers
 from camera_ingest.delivery import Deliverer, RetryPolicy
 from camera_ingest.egress import AddressGuard
 from camera_ingest.errors import StoreUnavailable
@@ -56,6 +57,7 @@ class Parts:
     poller: Poller
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     scratch: Path | None = None  # the archive's temporary folder, when no folder was set
+    reader: Redis | None = None  # the workers' blocking reads (store.BLOCKING_TIMEOUT_S)
 
     def state(self) -> dict[str, Any]:
         """What the routes reach (through `Annotated` dependencies on app.state)."""
@@ -112,12 +114,14 @@ class Parts:
         await self.http.aclose()
         await self.snapshot_http.aclose()
         await self.redis.aclose()
+        if self.reader is not None:
+            await self.reader.aclose()
 
 
 def build(s: Settings, metrics: Metrics, *, frame_stores: StoreFactory | None = None) -> Parts:
     """Every part from the settings; `metrics` is made with the app (the kit's HTTP metrics
     share its registry); `frame_stores` opens the archive's store (default: a disk folder)."""
-    redis = connect(s.redis_url)
+    redis, reader = connect(s.redis_url), connect(s.redis_url, blocking=True)
     http = make_client(connect_timeout_s=s.connect_timeout_s, request_timeout_s=s.request_timeout_s)
     # Snapshots have a client of their own: the egress rules apply to cameras, not to downstreams.
     snapshot_http = make_snapshot_client(
@@ -133,6 +137,7 @@ def build(s: Settings, metrics: Metrics, *, frame_stores: StoreFactory | None = 
         idempotency_ttl_s=s.idempotency_ttl_s,
         dedupe_window_s=s.dedupe_window_s,
         retry_after_s=s.retry_after_s,
+        reader=reader,
     )
     scratch = None if frame_stores or s.archive_dir else scratch_folder()
     stores = frame_stores or disk_stores(
@@ -172,6 +177,7 @@ def build(s: Settings, metrics: Metrics, *, frame_stores: StoreFactory | None = 
         block_ms=s.read_block_ms,
         reclaim_min_idle_s=s.reclaim_min_idle_s,
         reclaim_interval_s=s.reclaim_interval_s,
+        consumers=Consumers(redis, ttl_s=s.consumer_ttl_s),
     )
     policy = PollPolicy(
         tick_s=s.poll_tick_s,
@@ -206,6 +212,7 @@ def build(s: Settings, metrics: Metrics, *, frame_stores: StoreFactory | None = 
         poller=poller,
         stopping=stopping,
         scratch=scratch,
+        reader=reader,
     )
 
 

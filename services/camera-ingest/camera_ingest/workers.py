@@ -1,5 +1,6 @@
 """The worker pool: N consumers of the outbox stream plus a reclaimer that takes over entries
-left pending by a dead consumer (XAUTOCLAIM), and a graceful stop."""
+left pending by a dead consumer (at once when its liveness key is gone, `consumers`; else by
+XAUTOCLAIM after the min idle time), the pool's own liveness key, and a graceful stop."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 
+from camera_ingest.consumers import Consumers
 from camera_ingest.delivery import Deliverer
 from camera_ingest.errors import StoreUnavailable
 from camera_ingest.outbox import Entry, Outbox
@@ -25,8 +27,10 @@ class WorkerPool:
         block_ms: int,
         reclaim_min_idle_s: float,
         reclaim_interval_s: float,
+        consumers: Consumers | None = None,
     ) -> None:
         self.outbox = outbox
+        self.consumers = consumers
         self.deliverer = deliverer
         self.consumer = consumer
         self.concurrency = concurrency
@@ -41,6 +45,8 @@ class WorkerPool:
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._consume(i)) for i in range(self.concurrency)]
         self._tasks.append(asyncio.create_task(self._reclaim()))
+        if self.consumers is not None:
+            self._tasks.append(asyncio.create_task(self._stay_alive(self.consumers)))
 
     async def stop(self, grace_s: float) -> None:
         """Stop taking work; give in-flight deliveries `grace_s`, then leave them pending."""
@@ -55,6 +61,9 @@ class WorkerPool:
                 await task
         if alive:
             log.info("left %d in-flight deliveries pending for reclaim", len(alive))
+        if self.consumers is not None:  # a successor takes what we left over at once
+            with contextlib.suppress(StoreUnavailable):
+                await self.consumers.leave(self.consumer)
 
     async def _consume(self, index: int) -> None:
         failures = 0
@@ -88,7 +97,10 @@ class WorkerPool:
     async def _reclaim(self) -> None:
         while not self.stopping.is_set():
             try:
-                entries = await self.outbox.claim_idle(
+                entries = []
+                if self.consumers is not None:
+                    entries += await self.consumers.take_over_dead(self.consumer)
+                entries += await self.outbox.claim_idle(
                     self.consumer, min_idle_ms=self.reclaim_min_idle_ms, count=100
                 )
                 fresh = [e for e in entries if e.message_id not in self.in_flight]
@@ -99,6 +111,14 @@ class WorkerPool:
             except StoreUnavailable as exc:
                 log.warning("reclaimer: %s", exc)
             await self._idle(self.reclaim_interval_s)
+
+    async def _stay_alive(self, consumers: Consumers) -> None:
+        while not self.stopping.is_set():
+            try:
+                await consumers.beat(self.consumer)
+            except StoreUnavailable as exc:
+                log.warning("liveness key: %s", exc)
+            await self._idle(consumers.beat_interval_s)
 
     async def _idle(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

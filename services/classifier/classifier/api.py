@@ -16,7 +16,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from classifier.deps import CameraDep, ServingDep, SettingsDep
 from classifier.errors import ERROR_STATUS, BadMultipart, ClassifierError, TooManyImages
-from classifier.intake import image_or_multipart, require_multipart
+from classifier.intake import check_declared, image_or_multipart, require_multipart
 from classifier.schemas import (
     BATCH_REQUEST_BODY,
     IMAGE_REQUEST_BODY,
@@ -56,13 +56,17 @@ async def _read_image(request: Request, *, limit: int) -> bytes:
     """The one image of a request: a raw image body, or the `image` part of a multipart body."""
     if not image_or_multipart(request.headers.get("content-type")):
         length = request.headers.get("content-length")
-        return await read_bounded(request.stream(), limit=limit, content_length=length)
+        data = await read_bounded(request.stream(), limit=limit, content_length=length)
+        check_declared(data, request.headers.get("content-type"))
+        return data
     form = await _parse_multipart(request, limit=limit, max_files=1)
     try:
         part = form.get("image")
         if not isinstance(part, UploadFile):
             raise BadMultipart("multipart body has no file part named 'image'")
-        return await part.read()
+        data = await part.read()
+        check_declared(data, part.content_type)
+        return data
     finally:
         await form.close()
 

@@ -31,6 +31,7 @@ from classifier.tensors import (
     select_outputs,
 )
 from shelter_kit.bodies import read_bounded
+from shelter_kit.problems import problem_responses
 
 router = APIRouter(prefix="/v2", tags=["v2 (Open Inference Protocol)"])
 HEADER_LENGTH = "inference-header-content-length"
@@ -82,12 +83,12 @@ def _metadata(
     )
 
 
-@router.get("/models/{name}")
+@router.get("/models/{name}", responses=problem_responses(404))
 async def model_metadata(name: str, registry: RegistryDep, control: ControlDep) -> ModelMetadata:
     return _metadata(registry, control, name, None)
 
 
-@router.get("/models/{name}/versions/{version}")
+@router.get("/models/{name}/versions/{version}", responses=problem_responses(404))
 async def version_metadata(
     name: str, version: str, registry: RegistryDep, control: ControlDep
 ) -> ModelMetadata:
@@ -101,12 +102,12 @@ def _ready(
     return {"name": name, "version": deployment.info.version, "ready": True}
 
 
-@router.get("/models/{name}/ready")
+@router.get("/models/{name}/ready", responses=problem_responses(404))
 async def model_ready(name: str, registry: RegistryDep, control: ControlDep) -> dict[str, object]:
     return _ready(registry, control, name, None)
 
 
-@router.get("/models/{name}/versions/{version}/ready")
+@router.get("/models/{name}/versions/{version}/ready", responses=problem_responses(404))
 async def version_ready(
     name: str, version: str, registry: RegistryDep, control: ControlDep
 ) -> dict[str, object]:
@@ -143,7 +144,7 @@ async def _infer(request: Request, serving: Serving, call: Call, *, limit: int) 
     )
 
 
-@router.post("/models/{name}/infer")
+@router.post("/models/{name}/infer", responses=problem_responses(400, 404, 413, 415, 422))
 async def infer(
     name: str, request: Request, serving: ServingDep, settings: SettingsDep, camera: CameraDep
 ) -> Response:
@@ -152,7 +153,9 @@ async def infer(
     return await _infer(request, serving, call, limit=settings.max_batch_body_bytes)
 
 
-@router.post("/models/{name}/versions/{version}/infer")
+@router.post(
+    "/models/{name}/versions/{version}/infer", responses=problem_responses(400, 404, 413, 415, 422)
+)
 async def infer_version(
     name: str,
     version: str,

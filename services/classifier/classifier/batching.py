@@ -1,15 +1,28 @@
-"""Dynamic micro-batching: images from concurrent requests share one model execution.
+"""Dynamic micro-batching on inference threads that feed themselves.
 
-Requests `submit()` one preprocessed tensor and await its prediction. A few worker tasks take
-the first waiting image, gather more for up to `max_wait_ms` (at most `max_batch_size` in all),
-and run the batch on an inference thread, so the event loop never blocks on the model. With
-`workers` inference threads and one-thread ORT sessions, `workers` batches run on separate cores.
+Requests `submit()` one preprocessed tensor and await its prediction. `workers` inference
+threads each take the first waiting image from a thread-safe queue, gather more for up to
+`max_wait_ms` (at most `max_batch_size` in all), run the batch and hand the results back to the
+event loop. The threads never wait for the event loop to start their next batch: an earlier
+layout ran one asyncio task per worker that hopped to a thread pool per batch, and a core sat
+idle whenever the loop was busy parsing HTTP (the service used 176% of 200% CPU at c=8, see
+docs/benchmarks.md).
+
+The layout adapts to the load: a batch that finds no other batch running and nothing else
+waiting runs on `wide` (a session with one intra-op thread per core: one request in flight gets
+every core), anything else on `predict` (one-thread sessions: under load, one core per batch).
+
+`max_queue` bounds the images submitted and not yet answered (waiting or running); beyond it
+`submit` raises Overloaded. This module is a few dozen lines of threading instead of a library:
+the serving frameworks that batch (Triton, BentoML, Ray Serve) are servers, not parts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +37,7 @@ from classifier.metrics import InferenceMetrics
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
+Predict = Callable[[np.ndarray], Sequence[Any]]
 
 
 @dataclass
@@ -34,11 +48,11 @@ class _Item:
 
 
 class MicroBatcher:
-    """Queues single images and runs them through `predict` in batches."""
+    """Queues single images and runs them through `predict` (or `wide`) in batches."""
 
     def __init__(
         self,
-        predict: Callable[[np.ndarray], Sequence[Any]],
+        predict: Predict,
         *,
         max_batch_size: int,
         max_wait_ms: float,
@@ -46,80 +60,116 @@ class MicroBatcher:
         workers: int,
         metrics: InferenceMetrics,
         labels: tuple[str, str],
+        wide: Predict | None = None,
     ) -> None:
-        self._predict = predict
+        self._predict, self._wide = predict, wide
         self.max_batch_size = max_batch_size
         self._max_wait = max_wait_ms / 1000
-        self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=max_queue)
+        self._max_queue = max_queue
+        self._pending = 0  # submitted, not yet answered (event-loop side only)
+        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._workers = workers
-        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="infer")
-        self._tasks: list[asyncio.Task[None]] = []
+        self._running = 0  # batches on the model now (inference threads, under _lock)
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._stopping = False
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="infer-raw")
         self._metrics = metrics
         self._labels = labels
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._work()) for _ in range(self._workers)]
+        self._threads = [
+            threading.Thread(target=self._work, name=f"infer-{i}", daemon=True)
+            for i in range(self._workers)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Fail what still waits, let running batches finish, and end the threads."""
+        self._stopping = True
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            await asyncio.to_thread(thread.join)
+        self._threads = []
         while not self._queue.empty():
             item = self._queue.get_nowait()
-            if not item.future.done():
-                item.future.set_exception(Overloaded("the service is shutting down"))
+            if item is not None:
+                _fail(item, Overloaded("the service is shutting down"))
+        await asyncio.sleep(0)  # the failures posted by the threads land
         self.executor.shutdown(wait=True, cancel_futures=True)
 
     async def submit(self, tensor: np.ndarray) -> Any:
         """The prediction for one [3, H, W] tensor, once its batch has run."""
+        if self._pending >= self._max_queue:
+            raise Overloaded(f"{self._max_queue} images already wait for the model")
         item = _Item(tensor, asyncio.get_running_loop().create_future())
-        try:
-            self._queue.put_nowait(item)
-        except asyncio.QueueFull:
-            raise Overloaded(f"{self._queue.maxsize} images already wait for the model") from None
+        self._pending += 1
+        item.future.add_done_callback(self._answered)
+        self._queue.put(item)
         return await item.future
+
+    def _answered(self, _: asyncio.Future[Any]) -> None:
+        self._pending -= 1
 
     async def run(self, func: Callable[[T], R], arg: T) -> R:
         """Run `func(arg)` on an inference thread (for requests that bring their own batch)."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, func, arg)
 
-    async def _work(self) -> None:
-        while True:
-            batch = await self._gather()
-            try:
-                await self._execute(batch)
-            except Exception as exc:  # one failed batch must not stop the worker
-                logger.exception("batch of %d failed", len(batch))
+    def _work(self) -> None:
+        while (batch := self._gather()) is not None:
+            if self._stopping:
                 for item in batch:
-                    if not item.future.done():
-                        item.future.set_exception(exc)
+                    _fail(item, Overloaded("the service is shutting down"))
+                continue
+            if batch:
+                self._execute(batch)
 
-    async def _gather(self) -> list[_Item]:
-        batch = [await self._queue.get()]
+    def _gather(self) -> list[_Item] | None:
+        """The next batch (live items only), or None when the batcher stops."""
+        first = self._queue.get()
+        if first is None:
+            return None
+        batch = [first]
         deadline = time.perf_counter() + self._max_wait
         while len(batch) < self.max_batch_size:
-            if not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-                continue
-            remaining = deadline - time.perf_counter()
-            if remaining <= 0:
-                break
             try:
-                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
-            except TimeoutError:
+                remaining = deadline - time.perf_counter()
+                more = (
+                    self._queue.get(timeout=remaining)
+                    if remaining > 0
+                    else self._queue.get_nowait()
+                )
+            except queue.Empty:
                 break
+            if more is None:  # stopping: leave the sentinel for this thread's next take
+                self._queue.put(None)
+                break
+            batch.append(more)
         return [item for item in batch if not item.future.cancelled()]
 
-    async def _execute(self, batch: list[_Item]) -> None:
-        if not batch:
-            return
+    def _execute(self, batch: list[_Item]) -> None:
+        with self._lock:
+            alone = self._running == 0 and len(batch) == 1 and self._queue.empty()
+            self._running += 1
+        predict = self._wide if alone and self._wide is not None else self._predict
         started = time.perf_counter()
-        stacked = np.stack([item.tensor for item in batch])
-        results = await self.run(self._predict, stacked)
+        try:
+            results = predict(np.stack([item.tensor for item in batch]))
+        except Exception as exc:  # one failed batch must not stop the worker
+            logger.exception("batch of %d failed", len(batch))
+            for item in batch:
+                _fail(item, exc)
+            return
+        finally:
+            with self._lock:
+                self._running -= 1
         self._observe(batch, started, time.perf_counter() - started)
         for item, result in zip(batch, results, strict=True):
-            if not item.future.done():
-                item.future.set_result(result)
+            loop = item.future.get_loop()
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(_settle, item.future, result)
 
     def _observe(self, batch: list[_Item], started: float, compute: float) -> None:
         m, labels = self._metrics, self._labels
@@ -130,3 +180,21 @@ class MicroBatcher:
         queue_hist = m.queue_seconds.labels(*labels)
         for item in batch:
             queue_hist.observe(started - item.enqueued)
+
+
+def _settle(future: asyncio.Future[Any], result: Any) -> None:
+    if not future.done():
+        future.set_result(result)
+
+
+def _reject(future: asyncio.Future[Any], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
+
+
+def _fail(item: _Item, exc: BaseException) -> None:
+    """Fail one item from any thread (the future belongs to its event loop)."""
+    loop = item.future.get_loop()
+    if loop.is_closed():
+        return
+    loop.call_soon_threadsafe(_reject, item.future, exc)

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     """Batches run at the same time (each on its own thread, in one shared ORT session)."""
     intra_op_threads: int = Field(default=1, gt=0)
     inter_op_threads: int = Field(default=1, gt=0)
+    wide_threads: int = Field(default=2, ge=0)
+    """Intra-op threads of a second session used when one batch runs alone (one request in
+    flight gets every core); 0 or 1: none (every batch on the one-thread session)."""
     worker_threads: int = Field(default=4, gt=0)
     """Threads that decode and preprocess images, off the event loop."""
     other_threshold: float | None = Field(default=None, ge=0, le=1)

@@ -6,15 +6,24 @@ says which Content-Types are welcome, before a byte of the body is read.
 
 from __future__ import annotations
 
-from classifier.errors import UnsupportedMediaType
+from classifier.errors import CorruptImage, UnsupportedMediaType
+from shelter_kit import images
 
-IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
+IMAGE_TYPES = frozenset(images.ACCEPTED_TYPES)
 MULTIPART = "multipart/form-data"
 
 
-def media_type(content_type: str | None) -> str:
-    """`image/jpeg; q=1` -> `image/jpeg`; lower-cased, '' when absent."""
-    return (content_type or "").split(";", 1)[0].strip().lower()
+media_type = images.media_type  # `image/jpeg; q=1` -> `image/jpeg`; '' when absent
+
+
+def check_declared(data: bytes, content_type: str | None) -> None:
+    """The kit's rule for a declared image type: bytes of another accepted type are refused
+    (a PNG sent as image/jpeg is a 422, as at camera-ingest). Every other failure is the
+    decode's (`preprocess`, the same kit rules), which counts it as a failed inference."""
+    declared = media_type(content_type)
+    actual = images.sniff(data)
+    if declared in IMAGE_TYPES and actual is not None and actual != declared:
+        raise CorruptImage(f"declared {declared} but the bytes are {actual} (mislabelled)")
 
 
 def _refuse(kind: str, accepted: frozenset[str]) -> UnsupportedMediaType:

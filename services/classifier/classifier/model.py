@@ -90,7 +90,13 @@ def decide(probabilities: np.ndarray, other_threshold: float) -> list[Prediction
 
 
 class ModelRuntime:
-    """One ONNX Runtime session for one model version. ``predict`` and ``infer`` are thread-safe.
+    """ONNX Runtime sessions for one model version. ``predict`` and ``infer`` are thread-safe.
+
+    The main session has ``intra_op_threads`` (1: one core per batch, several batches at once);
+    with ``wide_threads`` > 1 a second session of that many threads (no spinning, opened by
+    ``load_wide`` once the main one is ready) serves
+    ``predict(batch, wide=True)``: the micro-batcher uses it when a batch runs alone, so one
+    request in flight gets every core (docs/benchmarks.md has the A/B).
 
     ``ready`` is the one readiness flag: the session is published only once its warm-up has run.
     ``predict`` and ``infer`` are for a ready runtime (the registry serves no other), so they do
@@ -104,13 +110,16 @@ class ModelRuntime:
         intra_op_threads: int = 1,
         inter_op_threads: int = 1,
         other_threshold: float | None = None,
+        wide_threads: int = 0,
     ) -> None:
         self.info = info
         self.other_threshold = info.other_threshold if other_threshold is None else other_threshold
         self.outputs: dict[str, tuple[int, ...]] = {}
         """Every graph output's shape after the batch axis, as the warm-up run produced it."""
         self._threads = (intra_op_threads, inter_op_threads)
+        self._wide_threads = wide_threads
         self._session: Any = None
+        self._wide: Any = None
         self._lock = threading.Lock()
 
     @property
@@ -140,14 +149,31 @@ class ModelRuntime:
             self._session = session
         log.info("model %s/%s loaded and warmed up", self.info.name, self.info.version)
 
-    def predict(self, batch: np.ndarray) -> list[Prediction]:
-        """Labels and probabilities for a preprocessed float32 batch [N, 3, 224, 224]."""
+    def load_wide(self) -> None:
+        """Open and warm the wide session, if one was asked for (after ``load``: readiness does
+        not wait for it; until it exists, ``predict(wide=True)`` runs on the main session)."""
+        if self._wide_threads <= 1 or self._wide is not None or self._session is None:
+            return
+        wide = open_session(self.info.path.read_bytes(), self._wide_threads, 1)
+        warm = np.zeros((1, *self.image_shape), dtype=np.float32)
+        wide.run([PROBABILITIES], {self.info.input_name: warm})
+        self._wide = wide
+
+    @property
+    def has_wide(self) -> bool:
+        """Whether a wide session (every core on one batch) was asked for."""
+        return self._wide_threads > 1
+
+    def predict(self, batch: np.ndarray, *, wide: bool = False) -> list[Prediction]:
+        """Labels and probabilities for a preprocessed float32 batch [N, 3, 224, 224];
+        ``wide``: on the wide session, if there is one."""
         if batch.ndim != 4 or batch.shape[1:] != self.image_shape:
             expected = ", ".join(map(str, self.image_shape))
             raise InvalidInput(f"expected a [N, {expected}] batch, got {list(batch.shape)}")
         if batch.shape[0] == 0:
             return []
-        (probabilities,) = self._session.run(
+        session = self._wide if wide and self._wide is not None else self._session
+        (probabilities,) = session.run(
             [PROBABILITIES], {self.info.input_name: batch.astype(np.float32, copy=False)}
         )
         return decide(probabilities, self.other_threshold)
@@ -168,14 +194,38 @@ class ModelRuntime:
 
 
 def open_session(data: bytes, intra_op_threads: int = 1, inter_op_threads: int = 1) -> Any:
-    """An ONNX Runtime CPU session on ``data`` (ORT_ENABLE_ALL); what ORT raises on bad bytes
-    propagates (the upload validator reports it)."""
+    """An ONNX Runtime CPU session on ``data`` (ORT_ENABLE_ALL, intra-op threads that sleep
+    instead of spinning between runs: spinning threads took the CPU from the other batches and
+    the HTTP layer); what ORT raises on bad bytes propagates (the upload validator reports it)."""
     import onnxruntime as ort
 
+    _share_arena(ort)
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads, options.inter_op_num_threads = intra_op_threads, inter_op_threads
+    options.add_session_config_entry("session.use_env_allocators", "1")
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+
+
+_arena_lock = threading.Lock()
+_arena_shared = False
+
+
+def _share_arena(ort: Any) -> None:
+    """One CPU memory arena for every session of the process (registered once), instead of one
+    per session: the arenas of six sessions (three models, each narrow and wide) held 457 MB,
+    the shared one 352 MB, at the same speed (docs/benchmarks.md)."""
+    global _arena_shared
+    with _arena_lock:
+        if _arena_shared:
+            return
+        info = ort.OrtMemoryInfo(
+            "Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT
+        )
+        ort.create_and_register_allocator(info, ort.OrtArenaCfg(0, -1, -1, -1))
+        _arena_shared = True
 
 
 def discover(model_dir: Path) -> list[ModelInfo]:

@@ -1,8 +1,10 @@
 """Image bytes to the model's input tensor: the one preprocessing used to train, eval and serve.
 
-Decode (JPEG draft at >= 256 px, which is what makes large photos cheap), apply EXIF orientation,
-convert to RGB, resize the short side to 256 (bilinear), center-crop 224x224, ``(x - 127) / 128``,
-channels first. This matches the metadata's ``preprocessing`` and the shipped head's training.
+Decode with the kit's frame rules (`shelter_kit.images`: the same formats, sizes and full-decode
+check as camera-ingest's intake; JPEG draft at >= 256 px, which is what makes large photos cheap),
+apply EXIF orientation, convert to RGB, resize the short side to 256 (bilinear), center-crop
+224x224, ``(x - 127) / 128``, channels first. This matches the metadata's ``preprocessing`` and
+the shipped head's training.
 
 Another input size (EfficientNet-Lite2's 260, a tiny test model's 16) passes ``crop`` (height,
 width) and ``resize`` (the short side before the crop); ``resize_for`` gives TF EfficientNet's
@@ -11,15 +13,16 @@ crop padding (crop + 32: 224 -> 256, 260 -> 292) unless the metadata names ``res
 
 from __future__ import annotations
 
-import io
-import warnings
+import dataclasses
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from classifier.errors import CorruptImage, ImageTooLarge, UnsupportedImage
+from shelter_kit import images
+from shelter_kit.errors import FrameRefused, FrameTooLarge, FrameTypeRefused
 
-ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")
+ACCEPTED_FORMATS = tuple(images.ACCEPTED_TYPES.values())
 RESIZE_TO = 256
 CROP = 224
 CROP_PADDING = 32  # short side = crop + 32 before the centre crop
@@ -27,23 +30,22 @@ MEAN = 127.0
 SCALE = 128.0
 
 
-def _open(data: bytes) -> Image.Image:
+def _open(data: bytes, *, max_pixels: int, resize: int) -> Image.Image:
+    """The kit's one definition of a valid frame (camera-ingest's too), decoded; our errors."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        return images.open_frame(data, rules=_rules(max_pixels), draft=resize)
+    except FrameTypeRefused as exc:
+        raise UnsupportedImage(str(exc)) from exc
+    except FrameTooLarge as exc:
         raise ImageTooLarge(str(exc)) from exc
-    except UnidentifiedImageError:
-        pass
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise CorruptImage(f"image header is damaged: {exc}") from exc
-    try:  # identify only, to tell "another format" (415) from "garbage" (422)
-        with Image.open(io.BytesIO(data)) as other:
-            fmt = other.format
-    except Exception as exc:  # any failure to identify means: not an image
-        raise CorruptImage("not a decodable image") from exc
-    raise UnsupportedImage(f"image format {fmt} is not accepted (use JPEG, PNG or WebP)")
+    except FrameRefused as exc:
+        raise CorruptImage(str(exc)) from exc
+
+
+def _rules(max_pixels: int) -> images.FrameRules:
+    if max_pixels == images.DEFAULT_RULES.max_pixels:
+        return images.DEFAULT_RULES
+    return dataclasses.replace(images.DEFAULT_RULES, max_pixels=max_pixels)
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -81,31 +83,13 @@ def scaled_size(width: int, height: int, resize: int = RESIZE_TO) -> tuple[int, 
 def load_image(data: bytes, *, max_pixels: int, resize: int = RESIZE_TO) -> Image.Image:
     """Decoded RGB image, upright per its EXIF orientation.
 
-    Raises ImageTooLarge (checked from the header, before any pixel is decoded: both the image's
-    own pixels and its pixels once scaled for the model), UnsupportedImage or CorruptImage.
+    Raises ImageTooLarge (checked from the header, before any pixel is decoded), UnsupportedImage
+    or CorruptImage: the kit's frame rules (`shelter_kit.images`), with `max_pixels` as given.
     """
-    if not data:
-        raise CorruptImage("empty body: no image bytes")
-    image = _open(data)
-    width, height = image.size
-    if width * height > max_pixels:
-        raise ImageTooLarge(f"{width}x{height} = {width * height} pixels, limit {max_pixels}")
-    if width < 1 or height < 1:
-        raise CorruptImage(f"image has no pixels ({width}x{height})")
-    scaled_w, scaled_h = scaled_size(width, height, resize)
-    if scaled_w * scaled_h > max_pixels:  # a thin image grows up to 256x when its short side does
-        raise ImageTooLarge(
-            f"a {width}x{height} image would be {scaled_w}x{scaled_h} = {scaled_w * scaled_h} px "
-            f"after scaling its short side to {resize}; the limit is {max_pixels} px"
-        )
-    if image.format == "JPEG":
-        image.draft("RGB", (resize, resize))
+    image = _open(data, max_pixels=max_pixels, resize=resize)
     try:
-        image.load()
         image = ImageOps.exif_transpose(image)
-    except (
-        Exception
-    ) as exc:  # Pillow's decoders raise many types on hostile input: all mean corrupt
+    except Exception as exc:  # a hostile EXIF block: corrupt, like any other decode failure
         raise CorruptImage(f"image does not decode: {exc}") from exc
     return _to_rgb(image)
 

@@ -10,6 +10,7 @@ taking the process out of rotation; traffic reaches it only once it is ready.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from collections.abc import Coroutine
@@ -44,6 +45,7 @@ class ModelRegistry:
         self._served: dict[str, ServedModel] = {}
         self._at_start: set[str] = set()
         self._thread: threading.Thread | None = None
+        self._closing = threading.Event()
         self._discover_error: str | None = None
         self._loading: set[asyncio.Task[object]] = set()
 
@@ -69,9 +71,11 @@ class ModelRegistry:
             intra_op_threads=s.intra_op_threads,
             inter_op_threads=s.inter_op_threads,
             other_threshold=s.other_threshold,
+            wide_threads=s.wide_threads,
         )
         batcher = MicroBatcher(
             runtime.predict,
+            wide=functools.partial(runtime.predict, wide=True) if runtime.has_wide else None,
             max_batch_size=s.max_batch_size,
             max_wait_ms=s.max_wait_ms,
             max_queue=s.max_queue,
@@ -87,11 +91,14 @@ class ModelRegistry:
             served.batcher.start()
         targets = list(self._served.values())
         self._thread = threading.Thread(
-            target=_load_all, args=(targets,), name="model-loader", daemon=True
+            target=_load_all, args=(targets, self._closing), name="model-loader", daemon=True
         )
         self._thread.start()
 
     async def stop(self) -> None:
+        self._closing.set()  # the loader finishes the session it is opening, then stops
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join)
         await cancel_and_wait(list(self._loading))
         for served in self._served.values():
             await served.batcher.stop()
@@ -191,14 +198,33 @@ class ModelRegistry:
         return self.versions(self.default_name())[-1].ref
 
 
-def _load_all(targets: list[ServedModel]) -> None:
+def _load_all(targets: list[ServedModel], closing: threading.Event) -> None:
+    """Every version ready first, then their wide sessions (readiness does not wait for them)."""
     for served in targets:
-        _load(served)
+        if closing.is_set():
+            return
+        _load(served, wide=False)
+    for served in targets:
+        if closing.is_set():
+            return
+        _load_wide(served)
 
 
-def _load(served: ServedModel) -> None:
+def _load(served: ServedModel, *, wide: bool = True) -> None:
     try:
         served.load()
     except Exception as exc:  # a broken model must not take the process down
         served.error = repr(exc)
         logger.exception("model %s failed to load", served.ref)
+        return
+    if wide:
+        _load_wide(served)
+
+
+def _load_wide(served: ServedModel) -> None:
+    if not served.ready:
+        return
+    try:
+        served.runtime.load_wide()
+    except Exception:  # the one-thread session serves on alone
+        logger.exception("model %s: its wide session failed to load", served.ref)
