@@ -63,6 +63,25 @@ test: model lint typecheck ## lint, type-check and run every test (real Redis, r
 test-fast: model ## the tests without the slow (process-spawning, full-data) ones
 	$(BIN)/python -m pytest -m "not slow"
 
+# Debian's chromium, never a downloaded browser: installed here when missing and we are root.
+CHROMIUM_CHECK = command -v chromium >/dev/null || { if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else echo "the browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; }
+
+.PHONY: test-browser
+test-browser: model ## the dashboard in a real chromium against a real stack (Playwright)
+	@$(CHROMIUM_CHECK)
+	$(BIN)/python -m pytest -m browser tests/browser
+
+.PHONY: screenshots
+screenshots: model ## regenerate docs/screenshots/*.png from a real stack in chromium
+	@$(CHROMIUM_CHECK)
+	$(BIN)/python -m tests.browser.screenshots docs/screenshots
+
+.PHONY: test-reliability
+test-reliability: model ## faults under load, hostile inputs, schemathesis, a 60 s load test, the authorisation matrix
+	$(BIN)/python -m pytest -m reliability tests/reliability tests/hostile tests/fuzz
+
 lint: venv ## ruff
 	$(BIN)/ruff check $(SOURCES)
 	$(BIN)/ruff format --check $(SOURCES)
@@ -74,17 +93,47 @@ format: venv ## apply ruff's fixes and formatting
 typecheck: venv ## mypy, strict
 	$(BIN)/mypy libs/shelter-kit/src libs/shelter-kit/tests stack services tools bench tests
 
-bench: model ## benchmarks (see docs/benchmarks.md)
-	$(BIN)/python bench/classifier.py
+BENCH_VENV ?= build/bench-venv
+BENCH_CAMERAS ?= 40
+$(BENCH_VENV)/.installed: bench/requirements.txt libs/shelter-kit/pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r bench/requirements.txt
+	@touch $@
 
-up: ## build and start the containers (needs a Docker engine)
-	docker compose up --build -d --wait
+bench: model $(BENCH_VENV)/.installed ## classifier vs in-process limits, BentoML, gateway; level 0 vs 1; pipeline soak (~10 min)
+	$(BIN)/python -m bench.peers.compare --seconds 2 --repeats 2
+	$(BENCH_VENV)/bin/python bench/peers/plot.py build/bench/peers.json docs/img
+	$(BIN)/python bench/pipeline.py --cameras $(BENCH_CAMERAS) --seconds 30 --fail-at 10 --fail-for 8
+	$(BIN)/python bench/pipeline.py --cameras $(BENCH_CAMERAS) --seconds 300 --levels 1
 
-down: ## stop the containers
-	docker compose down
+.PHONY: bench-quick
+bench-quick: model ## the classifier against its in-process limits at 640x480, c=1 and 8 (under a minute)
+	$(BIN)/python -m bench.peers.compare --quick
+
+up: certs ## build and start the containers (starts an engine as root if none), print URL and key
+	tools/compose/run.sh up
+
+down: ## stop the containers (the volumes stay)
+	tools/compose/run.sh down
 
 logs: ## follow the containers' logs
-	docker compose logs -f
+	tools/compose/run.sh logs
+
+# The host's extra CA certificates (an intercepting proxy's, a corporate CA) for the image builds.
+.PHONY: certs
+certs:
+	@mkdir -p certs; for f in /usr/local/share/ca-certificates/*.crt; do \
+	  [ -e "$$f" ] && cp -u "$$f" certs/ || true; done
+
+.PHONY: base-image
+base-image: ## the local Debian + Python 3.11 base images (debootstrap, no registry; cached)
+	tools/compose/base-image.sh
+
+# Builds every image, starts compose.yaml as its own project on GATEWAY_PORT 18000, runs
+# tests/compose against the published gateway, always tears down, keeps pytest's exit code.
+.PHONY: test-compose
+test-compose: venv certs ## the compose stack for real: pipeline, kill, restart, redeploy, scale
+	tools/compose/run.sh test
 
 clean: ## remove build outputs and local run state (keeps .venv)
 	rm -rf build var .pytest_cache .mypy_cache .ruff_cache

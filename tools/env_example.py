@@ -84,6 +84,8 @@ COMPOSE = """
 # required: Redis's password, in every service's Redis URL (URL-safe: openssl rand -hex 32);
 # `make up` writes a .env with a fresh one (and a bootstrap admin key) when there is none
 REDIS_PASSWORD=
+# Redis AOF fsync policy: always | everysec | no (docs/reliability.md: cost and guarantees)
+REDIS_APPENDFSYNC=everysec
 GATEWAY_PORT=8000
 # base images; unset, `make up` builds them from Debian's packages (no registry needed)
 # PYTHON_IMAGE=python:3.11-slim
