@@ -196,3 +196,24 @@ def test_sessions_and_links_are_documented_with_their_statuses(client):
     assert paths["/api/v1/session"]["post"]["security"] == []  # the key is in the body
     assert paths["/api/v1/links"]["post"]["x-roles"] == ["admin"]
     assert set(paths["/api/v1/session"]["get"]["x-roles"]) == {"viewer", "staff", "admin"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", "/api/v1/keys", "GET, HEAD, POST"),  # an own route
+        ("DELETE", "/api/v1/spaces", "GET, HEAD"),  # a proxied one
+        ("POST", "/api/v1/cameras/cam-1", "DELETE, GET, HEAD, PATCH, PUT"),
+    ],
+)
+def test_a_method_no_row_answers_on_a_public_path_is_a_405_with_allow(
+    client, method: str, path: str, allow: str
+):
+    response = client.request(method, path, headers={"X-API-Key": ADMIN})
+    assert_problem(response, 405, "method-not-allowed")
+    assert response.headers["allow"] == allow
+
+
+def test_a_path_no_row_answers_is_still_refused(client):
+    response = client.get("/api/v1/nothing-here", headers={"X-API-Key": ADMIN})
+    assert response.status_code in (403, 404)

@@ -35,12 +35,13 @@ from gateway.auth import (
     refuse_key_in_query,
 )
 from gateway.config import Profile, Settings
+from gateway.errors import RouteNotFound
 from gateway.fallback import StoreHealth
 from gateway.gate import Gate
 from gateway.keys import Keys, Principal
 from gateway.links import LinkRecord, Links
 from gateway.openapi import OpenApiCache, merge
-from gateway.permissions import Kind, Route
+from gateway.permissions import Kind, Route, methods_at
 from gateway.proxy import Proxy, UpstreamReply, forwarded_headers, request_body
 from gateway.readiness import UpstreamReadiness
 from gateway.routes import check_path, resolve
@@ -385,7 +386,12 @@ async def forward(
 ) -> UpstreamResponse:
     raw_path = _raw_path(request)
     check_path(request.url.path)
-    target = resolve(raw_path)  # 404 for a path under no public prefix, before any key
+    try:
+        target = resolve(raw_path)  # 404 for a path under no public prefix, before any key
+    except RouteNotFound:
+        if methods_at(raw_path):  # the gateway's own path, with a method it does not answer:
+            await admitted(request, gate)  # 401 without a key, else the 405 with its Allow
+        raise
     request.state.route = target.rule.public  # shelter-kit's metrics label: the public prefix
     access = await admitted(request, gate)
     headers = {k.lower(): v for k, v in request.headers.items()}

@@ -17,6 +17,7 @@ GatewayError
 │   ├── PermissionDenied     a known key whose role does not allow the route            403
 │   └── CsrfHeaderMissing    a cookie-authenticated unsafe request without              403
 │                            `X-Requested-With: shelter-watch`
+├── MethodNotAllowed         a public path whose rows answer other methods (+ Allow)    405
 ├── KeyNotFound              no issued key has that id (the key admin routes)           404
 ├── LinkNotFound             no live viewer link has that id                            404
 ├── RateLimited              the key's or the address's bucket is empty                 429
@@ -50,6 +51,7 @@ __all__ = [
     "KeyInUrl",
     "KeyNotFound",
     "LinkNotFound",
+    "MethodNotAllowed",
     "MissingApiKey",
     "PermissionDenied",
     "RateLimited",
@@ -121,6 +123,14 @@ class ExpiredApiKey(Unauthenticated):
 
 class PermissionDenied(AuthError):
     pass
+
+
+class MethodNotAllowed(GatewayError):
+    """A public path that some row answers, but not with this method."""
+
+    def __init__(self, message: str, allowed: list[str]) -> None:
+        super().__init__(message)
+        self.problem_headers = {"Allow": ", ".join(allowed)}
 
 
 class KeyNotFound(GatewayError):

@@ -20,6 +20,7 @@ from gateway.config import Limit
 from gateway.errors import (
     ExpiredApiKey,
     InvalidSession,
+    MethodNotAllowed,
     MissingApiKey,
     PermissionDenied,
     RateLimited,
@@ -28,7 +29,7 @@ from gateway.errors import (
 )
 from gateway.keys import Principal
 from gateway.metrics import GatewayMetrics
-from gateway.permissions import Role, Route, allows, match
+from gateway.permissions import Role, Route, allows, match, methods_at
 from gateway.ratelimit import Limiter, address_bucket, key_bucket
 from gateway.sessions import Sessions
 
@@ -94,6 +95,9 @@ class Gate:
             self._reject("rate_limited_key")
             raise
         found = match(method, raw_path)
+        if found is None and (allowed := methods_at(raw_path)):
+            self._reject("method_not_allowed")
+            raise MethodNotAllowed(f"{method} is not answered on {raw_path}", allowed)
         if found is None or not allows(principal.role, principal.cameras, *found):
             self._reject("forbidden")
             what = "no public route" if found is None else "its role does not allow it"

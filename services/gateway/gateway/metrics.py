@@ -9,7 +9,8 @@ the proxy names its route in `scope["state"]["route"]`). What only the gateway k
 - `gateway_upstream_seconds{upstream}`: time until the upstream's status line and headers.
 - `gateway_breaker_open{upstream}`: 1 while the upstream's circuit breaker is open.
 - `gateway_rejections_total{reason}`: requests refused at the door: `missing_key`,
-  `unknown_key`, `expired_key`, `forbidden`, `rate_limited_key`, `rate_limited_address`.
+  `unknown_key`, `expired_key`, `forbidden`, `method_not_allowed`, `rate_limited_key`,
+  `rate_limited_address`.
 - `gateway_redis_degraded`: 1 while Redis is down and the gateway runs on its fallback;
   `gateway_fallback_total{part}`: decisions taken without Redis (`limits`, `keys`).
 

@@ -190,6 +190,14 @@ def match(method: str, raw_path: str) -> tuple[Route, dict[str, str]] | None:
     return min(found, key=lambda rp: [s.startswith("{") for s in rp[0].segments])
 
 
+def methods_at(raw_path: str) -> list[str]:
+    """The methods some row answers on `raw_path` (the `Allow` of a 405), HEAD wherever GET."""
+    found = {r.method for r in ROUTES if r.params(r.method, raw_path) is not None}
+    if "GET" in found:
+        found.add("HEAD")
+    return sorted(found)
+
+
 def documented(method: str, template: str) -> Route | None:
     """The row of an OpenAPI operation (`get`, `/api/v1/spaces/{space_id}`), or None."""
     wanted = tuple("{}" if p.startswith("{") else p for p in template.split("/"))
