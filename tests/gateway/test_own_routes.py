@@ -204,6 +204,8 @@ def test_sessions_and_links_are_documented_with_their_statuses(client):
         ("PUT", "/api/v1/keys", "GET, HEAD, POST"),  # an own route
         ("DELETE", "/api/v1/spaces", "GET, HEAD"),  # a proxied one
         ("POST", "/api/v1/cameras/cam-1", "DELETE, GET, HEAD, PATCH, PUT"),
+        # the literal row wins, as in routing: not GET of /api/v1/frames/{frame_id}
+        ("OPTIONS", "/api/v1/frames/redrive", "POST"),
     ],
 )
 def test_a_method_no_row_answers_on_a_public_path_is_a_405_with_allow(

@@ -157,7 +157,8 @@ async def _read_upload(request: Request, *, limit: int) -> tuple[bytes, UploadMe
     openapi_extra=UPLOAD_BODY,
     responses={
         200: {"description": "The very same version was stored before"},
-        **problem_responses(409, 413, 415, 422, 503),
+        # 404: a name or version that no route path can hold (the framework's own not-found)
+        **problem_responses(404, 409, 413, 415, 422, 503),
     },
 )
 async def upload_version(

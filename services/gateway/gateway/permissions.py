@@ -180,6 +180,11 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
+def _literalness(route: Route) -> list[bool]:
+    """A sort key: which segments are parameters (fewer and later is more literal)."""
+    return [s.startswith("{") for s in route.segments]
+
+
 def match(method: str, raw_path: str) -> tuple[Route, dict[str, str]] | None:
     """The row for `method raw_path` and its parameters, or None (refused). Where two rows
     match, the more literal one wins (`/frames/archive` over `/frames/{frame_id}`), whatever
@@ -187,12 +192,16 @@ def match(method: str, raw_path: str) -> tuple[Route, dict[str, str]] | None:
     found = [(r, p) for r in ROUTES if (p := r.params(method, raw_path)) is not None]
     if not found:
         return None
-    return min(found, key=lambda rp: [s.startswith("{") for s in rp[0].segments])
+    return min(found, key=lambda rp: _literalness(rp[0]))
 
 
 def methods_at(raw_path: str) -> list[str]:
     """The methods some row answers on `raw_path` (the `Allow` of a 405), HEAD wherever GET."""
-    found = {r.method for r in ROUTES if r.params(r.method, raw_path) is not None}
+    rows = [r for r in ROUTES if r.params(r.method, raw_path) is not None]
+    if not rows:
+        return []
+    best = min(_literalness(r) for r in rows)  # as in `match`: the more literal pattern wins
+    found = {r.method for r in rows if _literalness(r) == best}
     if "GET" in found:
         found.add("HEAD")
     return sorted(found)
