@@ -149,8 +149,14 @@ def disk_full(folder: Path, full_s: float) -> Callable[[], None]:
     def inject() -> None:
         ballast = folder / "ballast"
         stat = os.statvfs(folder)
-        with ballast.open("wb") as out, contextlib.suppress(OSError):  # as full as it gets
-            os.posix_fallocate(out.fileno(), 0, stat.f_bavail * stat.f_frsize)
+        with ballast.open("wb", buffering=0) as out:
+            try:
+                os.posix_fallocate(out.fileno(), 0, stat.f_bavail * stat.f_frsize)
+            except OSError:  # tmpfs undoes a fallocate it cannot finish (a frame landed since
+                for size in (1 << 16, 1 << 12, 1 << 9):  # statvfs): fill it by writing
+                    with contextlib.suppress(OSError):
+                        while out.write(b"\0" * size):
+                            pass
         try:
             time.sleep(full_s)
         finally:
