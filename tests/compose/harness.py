@@ -7,8 +7,6 @@ GATEWAY_PORT and GATEWAY_BOOTSTRAP_ADMIN_KEY; these tests only run under it (`ma
 
 from __future__ import annotations
 
-import io
-import itertools
 import os
 import re
 import shlex
@@ -20,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from PIL import Image
 
 from stack.processes import ROOT, eventually
+from tests.servers import frames, unique
 
 
 def compose_command() -> list[str]:
@@ -106,24 +104,6 @@ class Stack:
         assert {space: self.observations(space) for space in expected} == expected
 
 
-def frames(sample_dir: Path, count: int) -> list[bytes]:
-    """`count` small JPEGs of the sample photos, each with different bytes."""
-    photos = sorted(sample_dir.glob("*/*.jpg"))
-    out = []
-    for i, photo in zip(range(count), itertools.cycle(photos), strict=False):
-        with Image.open(photo) as img:
-            small = img.convert("RGB").resize((160, 120))
-        small.putpixel((0, 0), (i % 256, (i // 256) % 256, 11))
-        buf = io.BytesIO()
-        small.save(buf, "JPEG", quality=92)
-        out.append(buf.getvalue())
-    return out
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
 @dataclass
 class Streamer:
     """Pushes `per_camera` frames to each of `cameras` new cameras from a thread, while a test
@@ -145,7 +125,7 @@ class Streamer:
         for camera, space in self.spaces.items():
             self.stack.camera(camera, space)
             self.accepted[space] = 0
-        self.data = frames(self.sample_dir, self.cameras * self.per_camera)
+        self.data = frames(self.sample_dir, self.cameras * self.per_camera, mark=11)
 
     def _run(self, pause_s: float, tolerate_errors: bool) -> None:
         try:

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from stack.processes import eventually
-from tests.compose.harness import Stack, Streamer, unique
+from tests.compose.harness import Stack, Streamer
+from tests.servers import unique
 
 pytestmark = pytest.mark.compose
 REPLICAS = 2

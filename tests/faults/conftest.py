@@ -3,9 +3,6 @@ camera-ingest under uvicorn. Module-scoped; each test uses its own cameras and s
 
 from __future__ import annotations
 
-import io
-import itertools
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
 
 from tests.servers import RedisServer, ServiceProcess, wait_until
 
@@ -106,24 +102,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator
         for service in reversed(started):
             service.stop()
         redis.stop()
-
-
-def frames(sample_dir: Path, count: int) -> list[bytes]:
-    """`count` small JPEGs of real photos, every one with different bytes."""
-    photos = sorted(sample_dir.glob("*/*.jpg"))
-    out = []
-    for i, photo in zip(range(count), itertools.cycle(photos), strict=False):
-        with Image.open(photo) as img:
-            small = img.convert("RGB").resize((160, 120))
-        small.putpixel((0, 0), (i % 256, (i // 256) % 256, 7))
-        buf = io.BytesIO()
-        small.save(buf, "JPEG", quality=92)
-        out.append(buf.getvalue())
-    return out
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def wait_all_delivered(stack: Stack, expected: dict[str, int], timeout: float = 120) -> None:

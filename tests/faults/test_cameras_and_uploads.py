@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.faults.conftest import Stack, frames, unique, wait_all_delivered
-from tests.servers import ROOT, free_port, wait_until
+from tests.faults.conftest import Stack, wait_all_delivered
+from tests.servers import ROOT, frames, free_port, unique, wait_until
 
 pytestmark = pytest.mark.slow
 SIM_CAMERAS = "ok=cat,hangs=dog,fails=cat,junk=none"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import Stack, frames, unique, wait_all_delivered
-from tests.servers import ServiceProcess, wait_until
+from tests.faults.conftest import Stack, wait_all_delivered
+from tests.servers import ServiceProcess, frames, unique, wait_until
 
 pytestmark = pytest.mark.slow
 OUTAGE_S = 20.0

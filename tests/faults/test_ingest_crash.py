@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.faults.conftest import Stack, frames, unique, wait_all_delivered
-from tests.servers import wait_until
+from tests.faults.conftest import Stack, wait_all_delivered
+from tests.servers import frames, unique, wait_until
 
 pytestmark = pytest.mark.slow
 CAMERAS, PER_CAMERA = 10, 20

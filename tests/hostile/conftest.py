@@ -146,17 +146,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator
         launched.start()
         by_name = {child.name: child for child in launched.children}
         pids = {name: by_name[name].proc.pid for name in SERVICES}  # type: ignore[union-attr]
-        urls = {name: f"http://127.0.0.1:{port}" for name, port in _ports(ports).items()}
+        urls = {name: f"http://127.0.0.1:{ports.by_process()[name]}" for name in SERVICES}
         yield Stack(launched, urls, pids)
     finally:
         launched.stop()
-
-
-def _ports(ports: Ports) -> dict[str, int]:
-    return {
-        "gateway": ports.gateway,
-        "camera-ingest": ports.ingest,
-        "classifier": ports.classifier,
-        "aggregator": ports.aggregator,
-        "batch": ports.batch,
-    }
