@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from classifier.batching import MicroBatcher
-from classifier.errors import InvalidInput, Overloaded
+from classifier.errors import CorruptImage, InvalidInput, Overloaded
 from classifier.metrics import InferenceMetrics
 from classifier.model import ModelRuntime, Prediction, discover
 from classifier.preprocess import preprocess
@@ -139,43 +140,43 @@ async def test_stop_fails_what_still_waits(
         await waiting
 
 
-async def test_a_lone_image_runs_wide_and_queued_ones_narrow(
-    model_dir: Path, tensors: list[np.ndarray], samples: list[tuple[Path, str]]
+async def test_images_decode_on_the_inference_threads_and_a_bad_one_fails_only_itself(
+    runtime: ModelRuntime, samples: list[tuple[Path, str]]
 ) -> None:
-    runtime = ModelRuntime(discover(model_dir)[0], wide_threads=2)
-    runtime.load()
-    runtime.load_wide()
-    calls: list[str] = []
+    decoded_on: set[str] = set()
 
-    def narrow(batch: np.ndarray) -> list[Prediction]:
-        calls.append("narrow")
-        return runtime.predict(batch)
+    def prepare(data: bytes) -> Callable[[], np.ndarray]:
+        def decode() -> np.ndarray:
+            decoded_on.add(threading.current_thread().name)
+            return preprocess(data, max_pixels=10**8)
 
-    def wide(batch: np.ndarray) -> list[Prediction]:
-        calls.append("wide")
-        return runtime.predict(batch, wide=True)
+        return decode
 
     batcher = MicroBatcher(
-        narrow,
-        wide=wide,
-        max_batch_size=1,
-        max_wait_ms=0,
+        runtime.predict,
+        max_batch_size=4,
+        max_wait_ms=20,  # the bad image shares a batch with good ones
         max_queue=64,
         workers=2,
         metrics=InferenceMetrics(CollectorRegistry()),
         labels=LABELS,
     )
     batcher.start()
+    images = [p.read_bytes() for p, _ in samples[:6]]
+    images.insert(2, b"\xff\xd8 not a jpeg")
     try:
-        alone = [await batcher.submit(t) for t in tensors[:3]]  # one in flight at a time
-        lone_calls = list(calls)
-        together = await asyncio.gather(*(batcher.submit(t) for t in tensors[:8]))
+        outcomes = await asyncio.gather(
+            *(batcher.submit_image(prepare(data)) for data in images), return_exceptions=True
+        )
     finally:
         await batcher.stop()
-    assert lone_calls == ["wide"] * 3
-    assert calls[3:].count("narrow") >= 4  # eight at once: the queue is not empty
-    expected = [label for _, label in samples[:8]]
-    assert [r.label for r in alone] == expected[:3]
-    assert [r.label for r in together] == expected
-    for got, ref in zip(together, runtime.predict(np.stack(tensors[:8])), strict=True):
-        assert got.probabilities == pytest.approx(ref.probabilities, abs=1e-5)
+    assert isinstance(outcomes[2], CorruptImage)
+    good = [o for i, o in enumerate(outcomes) if i != 2]
+    assert all(isinstance(o, tuple) for o in good)
+    expected = [label for _, label in samples[:6]]
+    assert [o[0].label for o in good if isinstance(o, tuple)] == expected
+    for outcome, data in zip(good, [d for i, d in enumerate(images) if i != 2], strict=True):
+        assert isinstance(outcome, tuple)
+        np.testing.assert_array_equal(outcome[1], preprocess(data, max_pixels=10**8))
+    assert decoded_on
+    assert all(name.startswith("infer-") for name in decoded_on)

@@ -179,10 +179,10 @@ def test_a_failing_canary_rolls_itself_back_and_never_fails_a_caller(
     served: ServedModel | None = tiny.app.state.registry.find(B)
     assert served is not None
 
-    async def broken(tensor: object) -> None:
+    async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the candidate's runtime crashed")
 
-    monkeypatch.setattr(served, "predict", broken)
+    monkeypatch.setattr(served, "classify", broken)
     rules = {"min_samples": 20, "max_error_rate": 0.1}
     put(tiny, strategy="canary", primary=A, candidate=B, weight=0.5, canary=rules)
     answers = predict_many(tiny, 200)

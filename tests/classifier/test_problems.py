@@ -67,7 +67,7 @@ def test_an_unexpected_error_is_a_500_problem_with_the_request_id(
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("a bug, with s3cr3t inside")
 
-    monkeypatch.setattr(ServedModel, "predict", broken)
+    monkeypatch.setattr(ServedModel, "classify", broken)
     photo = (sample_dir / "cat" / "oxpet-001.jpg").read_bytes()
     headers = {"X-Request-ID": "rid-500", "Content-Type": "image/jpeg"}
     response = client.post("/v1/predict", content=photo, headers=headers)

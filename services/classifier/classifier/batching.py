@@ -1,16 +1,25 @@
 """Dynamic micro-batching on inference threads that feed themselves.
 
-Requests `submit()` one preprocessed tensor and await its prediction. `workers` inference
-threads each take the first waiting image from a thread-safe queue, gather more for up to
-`max_wait_ms` (at most `max_batch_size` in all), run the batch and hand the results back to the
-event loop. The threads never wait for the event loop to start their next batch: an earlier
-layout ran one asyncio task per worker that hopped to a thread pool per batch, and a core sat
-idle whenever the loop was busy parsing HTTP (the service used 176% of 200% CPU at c=8, see
+Requests `submit()` one preprocessed tensor, or `submit_image()` the function that decodes
+one (bytes to tensor), and await the prediction. `workers` inference threads each take the first
+waiting image from a thread-safe queue, gather more for up to `max_wait_ms` (at most
+`max_batch_size` in all), decode what came as bytes, run the batch and hand the results back to
+the event loop.
+
+Decoding on the inference thread (rather than on a separate pool) is the in-process limit's own
+layout, one thread doing decode then inference: no hand-off between the decode and the batch,
+and two busy threads on two cores instead of four decode threads and two inference threads
+contending for them (docs/benchmarks.md has the A/B). An image that does not decode fails only
+itself; the rest of its batch runs.
+
+The threads never wait for the event loop to start their next batch: an earlier layout ran one
+asyncio task per worker that hopped to a thread pool per batch, and a core sat idle whenever
+the loop was busy parsing HTTP (the service used 176% of 200% CPU at c=8, see
 docs/benchmarks.md).
 
-The layout adapts to the load: a batch that finds no other batch running and nothing else
-waiting runs on `wide` (a session with one intra-op thread per core: one request in flight gets
-every core), anything else on `predict` (one-thread sessions: under load, one core per batch).
+The layout adapts to the load without a switch: `predict` runs on one ONNX Runtime session
+with a thread per core (`model.py`), so a batch that runs alone gets every core, and two
+batches at once share them.
 
 The hand-off is a `queue.Queue`. With `queue.SimpleQueue` in its place, a request now and then
 never finished: a stress run (bursts of 400 images 16 at a time, two threads gathering for 2 ms)
@@ -47,13 +56,14 @@ Predict = Callable[[np.ndarray], Sequence[Any]]
 
 @dataclass
 class _Item:
-    tensor: np.ndarray
+    tensor: np.ndarray | None
     future: asyncio.Future[Any]
+    prepare: Callable[[], np.ndarray] | None = None  # decodes `tensor` on the inference thread
     enqueued: float = field(default_factory=time.perf_counter)
 
 
 class MicroBatcher:
-    """Queues single images and runs them through `predict` (or `wide`) in batches."""
+    """Queues single images and runs them through `predict` in batches."""
 
     def __init__(
         self,
@@ -65,17 +75,14 @@ class MicroBatcher:
         workers: int,
         metrics: InferenceMetrics,
         labels: tuple[str, str],
-        wide: Predict | None = None,
     ) -> None:
-        self._predict, self._wide = predict, wide
+        self._predict = predict
         self.max_batch_size = max_batch_size
         self._max_wait = max_wait_ms / 1000
         self._max_queue = max_queue
         self._pending = 0  # submitted, not yet answered (event-loop side only)
         self._queue: queue.Queue[_Item | None] = queue.Queue()
         self._workers = workers
-        self._running = 0  # batches on the model now (inference threads, under _lock)
-        self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._stopping = False
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="infer-raw")
@@ -107,9 +114,19 @@ class MicroBatcher:
 
     async def submit(self, tensor: np.ndarray) -> Any:
         """The prediction for one [3, H, W] tensor, once its batch has run."""
+        return await self._enqueue(_Item(tensor, asyncio.get_running_loop().create_future()))
+
+    async def submit_image(self, prepare: Callable[[], np.ndarray]) -> tuple[Any, np.ndarray]:
+        """The prediction for the tensor `prepare()` returns (called on the inference thread;
+        what it raises fails this image only), and that tensor (a shadow may reuse it)."""
+        item = _Item(None, asyncio.get_running_loop().create_future(), prepare)
+        result = await self._enqueue(item)
+        assert item.tensor is not None  # set by the thread before the result was posted
+        return result, item.tensor
+
+    async def _enqueue(self, item: _Item) -> Any:
         if self._pending >= self._max_queue:
             raise Overloaded(f"{self._max_queue} images already wait for the model")
-        item = _Item(tensor, asyncio.get_running_loop().create_future())
         self._pending += 1
         item.future.add_done_callback(self._answered)
         self._queue.put(item)
@@ -155,21 +172,18 @@ class MicroBatcher:
         return [item for item in batch if not item.future.cancelled()]
 
     def _execute(self, batch: list[_Item]) -> None:
-        with self._lock:
-            alone = self._running == 0 and len(batch) == 1 and self._queue.empty()
-            self._running += 1
-        predict = self._wide if alone and self._wide is not None else self._predict
+        ready = [(item, tensor) for item in batch if (tensor := _tensor(item)) is not None]
+        if not ready:
+            return
+        batch = [item for item, _ in ready]
         started = time.perf_counter()
         try:
-            results = predict(np.stack([item.tensor for item in batch]))
+            results = self._predict(np.stack([tensor for _, tensor in ready]))
         except Exception as exc:  # one failed batch must not stop the worker
             logger.exception("batch of %d failed", len(batch))
             for item in batch:
                 _fail(item, exc)
             return
-        finally:
-            with self._lock:
-                self._running -= 1
         self._observe(batch, started, time.perf_counter() - started)
         for item, result in zip(batch, results, strict=True):
             loop = item.future.get_loop()
@@ -185,6 +199,18 @@ class MicroBatcher:
         queue_hist = m.queue_seconds.labels(*labels)
         for item in batch:
             queue_hist.observe(started - item.enqueued)
+
+
+def _tensor(item: _Item) -> np.ndarray | None:
+    """The item's tensor, decoded here if it came as bytes; None (the item failed) if the image
+    does not decode."""
+    if item.prepare is not None:
+        try:
+            item.tensor = item.prepare()
+        except Exception as exc:  # an image that does not decode fails only itself
+            _fail(item, exc)
+            return None
+    return item.tensor
 
 
 def _settle(future: asyncio.Future[Any], result: Any) -> None:

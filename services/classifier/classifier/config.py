@@ -28,21 +28,20 @@ class Settings(BaseSettings):
     max_batch_items: int = Field(default=32, gt=0)
     """Most images in one `POST /v1/predict/batch`."""
 
-    max_batch_size: int = Field(default=4, gt=0)
+    max_batch_size: int = Field(default=2, gt=0)
     """Most images the micro-batcher runs through the model at once."""
     max_wait_ms: float = Field(default=0.0, ge=0)
     """How long a batch waits for more images; 0 = batch only what already waits."""
     max_queue: int = Field(default=256, gt=0)
     """Images waiting for the model beyond which requests get 503 + Retry-After."""
     inference_workers: int = Field(default=2, gt=0)
-    """Batches run at the same time (each on its own thread, in one shared ORT session)."""
-    intra_op_threads: int = Field(default=1, gt=0)
+    """Inference threads per model: each decodes its batch's images, then runs the batch, in
+    the model's one ORT session (several batches at once)."""
+    intra_op_threads: int = Field(default=2, gt=0)
+    """ONNX Runtime threads per session, shared by the batches running on it: a lone batch
+    gets all of them (one request in flight uses both cores), two batches share them (one
+    core each). Set it to the cores the process may use (docs/benchmarks.md has the A/B)."""
     inter_op_threads: int = Field(default=1, gt=0)
-    wide_threads: int = Field(default=2, ge=0)
-    """Intra-op threads of a second session used when one batch runs alone (one request in
-    flight gets every core); 0 or 1: none (every batch on the one-thread session)."""
-    worker_threads: int = Field(default=4, gt=0)
-    """Threads that decode and preprocess images, off the event loop."""
     other_threshold: float | None = Field(default=None, ge=0, le=1)
     """Overrides the `other` threshold that the model's metadata carries."""
 

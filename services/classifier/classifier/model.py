@@ -92,11 +92,11 @@ def decide(probabilities: np.ndarray, other_threshold: float) -> list[Prediction
 class ModelRuntime:
     """ONNX Runtime sessions for one model version. ``predict`` and ``infer`` are thread-safe.
 
-    The main session has ``intra_op_threads`` (1: one core per batch, several batches at once);
-    with ``wide_threads`` > 1 a second session of that many threads (no spinning, opened by
-    ``load_wide`` once the main one is ready) serves
-    ``predict(batch, wide=True)``: the micro-batcher uses it when a batch runs alone, so one
-    request in flight gets every core (docs/benchmarks.md has the A/B).
+    One session of ``intra_op_threads`` (the service: one per core, no spinning), which the
+    micro-batcher's threads share: a batch that runs alone gets every thread, two batches at
+    once share them. One session per model instead of a one-thread session plus a wide one for
+    lone batches: the same images/s at c=1, 8 and 32 and 100-130 MB less RSS with three models
+    (docs/benchmarks.md).
 
     ``ready`` is the one readiness flag: the session is published only once its warm-up has run.
     ``predict`` and ``infer`` are for a ready runtime (the registry serves no other), so they do
@@ -110,16 +110,13 @@ class ModelRuntime:
         intra_op_threads: int = 1,
         inter_op_threads: int = 1,
         other_threshold: float | None = None,
-        wide_threads: int = 0,
     ) -> None:
         self.info = info
         self.other_threshold = info.other_threshold if other_threshold is None else other_threshold
         self.outputs: dict[str, tuple[int, ...]] = {}
         """Every graph output's shape after the batch axis, as the warm-up run produced it."""
         self._threads = (intra_op_threads, inter_op_threads)
-        self._wide_threads = wide_threads
         self._session: Any = None
-        self._wide: Any = None
         self._lock = threading.Lock()
 
     @property
@@ -149,31 +146,14 @@ class ModelRuntime:
             self._session = session
         log.info("model %s/%s loaded and warmed up", self.info.name, self.info.version)
 
-    def load_wide(self) -> None:
-        """Open and warm the wide session, if one was asked for (after ``load``: readiness does
-        not wait for it; until it exists, ``predict(wide=True)`` runs on the main session)."""
-        if self._wide_threads <= 1 or self._wide is not None or self._session is None:
-            return
-        wide = open_session(self.info.path.read_bytes(), self._wide_threads, 1)
-        warm = np.zeros((1, *self.image_shape), dtype=np.float32)
-        wide.run([PROBABILITIES], {self.info.input_name: warm})
-        self._wide = wide
-
-    @property
-    def has_wide(self) -> bool:
-        """Whether a wide session (every core on one batch) was asked for."""
-        return self._wide_threads > 1
-
-    def predict(self, batch: np.ndarray, *, wide: bool = False) -> list[Prediction]:
-        """Labels and probabilities for a preprocessed float32 batch [N, 3, 224, 224];
-        ``wide``: on the wide session, if there is one."""
+    def predict(self, batch: np.ndarray) -> list[Prediction]:
+        """Labels and probabilities for a preprocessed float32 batch [N, 3, 224, 224]."""
         if batch.ndim != 4 or batch.shape[1:] != self.image_shape:
             expected = ", ".join(map(str, self.image_shape))
             raise InvalidInput(f"expected a [N, {expected}] batch, got {list(batch.shape)}")
         if batch.shape[0] == 0:
             return []
-        session = self._wide if wide and self._wide is not None else self._session
-        (probabilities,) = session.run(
+        (probabilities,) = self._session.run(
             [PROBABILITIES], {self.info.input_name: batch.astype(np.float32, copy=False)}
         )
         return decide(probabilities, self.other_threshold)
@@ -215,7 +195,7 @@ _arena_shared = False
 
 def _share_arena(ort: Any) -> None:
     """One CPU memory arena for every session of the process (registered once), instead of one
-    per session: the arenas of six sessions (three models, each narrow and wide) held 457 MB,
+    per session: the arenas of six sessions (three models, each two sessions then) held 457 MB,
     the shared one 352 MB, at the same speed (docs/benchmarks.md)."""
     global _arena_shared
     with _arena_lock:

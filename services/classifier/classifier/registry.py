@@ -10,7 +10,6 @@ taking the process out of rotation; traffic reaches it only once it is ready.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import threading
 from collections.abc import Coroutine
@@ -71,11 +70,9 @@ class ModelRegistry:
             intra_op_threads=s.intra_op_threads,
             inter_op_threads=s.inter_op_threads,
             other_threshold=s.other_threshold,
-            wide_threads=s.wide_threads,
         )
         batcher = MicroBatcher(
             runtime.predict,
-            wide=functools.partial(runtime.predict, wide=True) if runtime.has_wide else None,
             max_batch_size=s.max_batch_size,
             max_wait_ms=s.max_wait_ms,
             max_queue=s.max_queue,
@@ -199,32 +196,15 @@ class ModelRegistry:
 
 
 def _load_all(targets: list[ServedModel], closing: threading.Event) -> None:
-    """Every version ready first, then their wide sessions (readiness does not wait for them)."""
     for served in targets:
         if closing.is_set():
             return
-        _load(served, wide=False)
-    for served in targets:
-        if closing.is_set():
-            return
-        _load_wide(served)
+        _load(served)
 
 
-def _load(served: ServedModel, *, wide: bool = True) -> None:
+def _load(served: ServedModel) -> None:
     try:
         served.load()
     except Exception as exc:  # a broken model must not take the process down
         served.error = repr(exc)
         logger.exception("model %s failed to load", served.ref)
-        return
-    if wide:
-        _load_wide(served)
-
-
-def _load_wide(served: ServedModel) -> None:
-    if not served.ready:
-        return
-    try:
-        served.runtime.load_wide()
-    except Exception:  # the one-thread session serves on alone
-        logger.exception("model %s: its wide session failed to load", served.ref)

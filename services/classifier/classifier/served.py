@@ -7,9 +7,8 @@ out for traffic (`ModelRegistry.serving`, `Serving`), so nothing here checks rea
 
 from __future__ import annotations
 
-import asyncio
+import functools
 from collections.abc import Coroutine
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -70,15 +69,6 @@ class ServedModel:
         """Load and warm the runtime with one full-size batch (what the batcher will run)."""
         self.runtime.load(warm_batch=self.batcher.max_batch_size)
 
-    async def prepare(self, data: bytes, *, pool: Executor, max_pixels: int) -> np.ndarray:
-        """Decode and preprocess on `pool`, at this model's input size."""
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(pool, self._preprocess, data, max_pixels)
-        except ClassifierError:
-            self.metrics.failure.labels(*self.labels).inc()
-            raise
-
     def _preprocess(self, data: bytes, max_pixels: int) -> np.ndarray:
         return preprocess(data, max_pixels=max_pixels, crop=self.crop, resize=self.resize)
 
@@ -86,8 +76,13 @@ class ServedModel:
         """One preprocessed image through the micro-batcher."""
         return await self._counted(self.batcher.submit(tensor))
 
-    async def classify(self, data: bytes, *, pool: Executor, max_pixels: int) -> Prediction:
-        return await self.predict(await self.prepare(data, pool=pool, max_pixels=max_pixels))
+    async def classify(self, data: bytes, *, max_pixels: int) -> tuple[Prediction, np.ndarray]:
+        """Image bytes through the micro-batcher, decoded on its inference thread (what it
+        raises for a bad image fails this image only); returns the tensor too, for copies."""
+        prediction, tensor = await self._counted(
+            self.batcher.submit_image(functools.partial(self._preprocess, data, max_pixels))
+        )
+        return prediction, tensor
 
     async def infer(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run the raw graph on the caller's own batch, on an inference thread."""

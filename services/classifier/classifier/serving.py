@@ -18,7 +18,6 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -78,12 +77,11 @@ class Serving:
         control: Control,
         meter: Meter,
         copies: Copies,
-        pool: Executor,
         max_pixels: int,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.registry, self.control, self.meter, self.copies = registry, control, meter, copies
-        self.pool, self.max_pixels, self.clock = pool, max_pixels, clock
+        self.max_pixels, self.clock = max_pixels, clock
 
     def choose(self, camera: str | None, model: str | None, version: str | None) -> Call:
         """The named version, else the deployment's choice (ready on this replica)."""
@@ -108,25 +106,23 @@ class Serving:
         return [o for o in outcomes if isinstance(o, ClassifierError | Answer)]
 
     async def _one(self, call: Call, data: bytes) -> Answer:
-        tensor = await self._prepare(call.served, data)
         try:
-            prediction = await self._timed(call, call.served.predict(tensor))
+            prediction, tensor = await self._classify(call, data)
+        except ImageError:
+            raise  # the image's fault: no other version would read it either
         except Exception:
             if call.role != CANDIDATE or call.state is None:
                 raise
-            first = call.served
             call = call.fallback(self.registry.ready_version(call.state.spec.primary))
-            if not call.served.same_input(first):
-                tensor = await self._prepare(call.served, data)
-            prediction = await self._timed(call, call.served.predict(tensor))
+            prediction, tensor = await self._classify(call, data)
         answer = Answer(prediction, call.served, call.role, call.strategy, str(uuid.uuid4()))
         self._log(call, answer)
         if call.state is not None and call.route is not None:
 
             async def again(other: ServedModel) -> list[str]:
-                same = other.same_input(call.served)
-                image = tensor if same else await self._prepare(other, data)
-                return [(await other.predict(image)).label]
+                if other.same_input(call.served):
+                    return [(await other.predict(tensor)).label]
+                return [(await other.classify(data, max_pixels=self.max_pixels))[0].label]
 
             ids: list[str | None] = [answer.prediction_id]
             self.copies.offer(call.state, call.route, call.served, [prediction.label], ids, again)
@@ -169,8 +165,8 @@ class Serving:
             self.copies.offer(call.state, call.route, call.served, labels, ids, again, shape=shape)
         return call, outputs
 
-    async def _prepare(self, served: ServedModel, data: bytes) -> np.ndarray:
-        return await served.prepare(data, pool=self.pool, max_pixels=self.max_pixels)
+    async def _classify(self, call: Call, data: bytes) -> tuple[Prediction, np.ndarray]:
+        return await self._timed(call, call.served.classify(data, max_pixels=self.max_pixels))
 
     async def _timed(self, call: Call, work: Awaitable[T]) -> T:
         started = time.perf_counter()

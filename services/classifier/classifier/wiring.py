@@ -8,7 +8,6 @@ import asyncio
 import functools
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +35,6 @@ class Parts:
     settings: Settings
     registry: ModelRegistry
     models: ModelStore | None
-    pool: ThreadPoolExecutor
     redis: Redis | None
     control: Control
     recorder: Recorder | None
@@ -50,7 +48,6 @@ class Parts:
         return {
             "parts": self,
             "registry": self.registry,
-            "pool": self.pool,
             "control": self.control,
             "serving": self.serving,
             "feedback": self.feedback,
@@ -72,7 +69,6 @@ class Parts:
         if self.recorder is not None:
             await self.recorder.stop()
         await self.registry.stop()
-        self.pool.shutdown(wait=True, cancel_futures=True)
         if self.redis is not None:
             await self.redis.aclose()
 
@@ -100,7 +96,6 @@ def build(s: Settings, inference: InferenceMetrics, deployment: DeploymentMetric
         cache=models.deployment_cache if models is not None else None,
         seed=s.routing_seed,
     )
-    pool = ThreadPoolExecutor(s.worker_threads, thread_name_prefix="preprocess")
     meter = Meter(deployment, recorder)
     shadow = ShadowRunner(
         size=s.shadow_queue,
@@ -115,7 +110,6 @@ def build(s: Settings, inference: InferenceMetrics, deployment: DeploymentMetric
         control=control,
         meter=meter,
         copies=copies,
-        pool=pool,
         max_pixels=s.max_pixels,
     )
     feedback = FeedbackDesk(store=store, recorder=recorder, control=control, metrics=deployment)
@@ -123,7 +117,6 @@ def build(s: Settings, inference: InferenceMetrics, deployment: DeploymentMetric
         settings=s,
         registry=registry,
         models=models,
-        pool=pool,
         redis=redis,
         control=control,
         recorder=recorder,
