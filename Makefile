@@ -100,11 +100,16 @@ $(BENCH_VENV)/.installed: bench/requirements.txt libs/shelter-kit/pyproject.toml
 	$(BENCH_VENV)/bin/python -m pip install --quiet -r bench/requirements.txt
 	@touch $@
 
-bench: model $(BENCH_VENV)/.installed ## classifier vs in-process limits, BentoML, gateway; level 0 vs 1; pipeline soak (~10 min)
-	$(BIN)/python -m bench.peers.compare --seconds 2 --repeats 2
+bench: model $(BENCH_VENV)/.installed ## classifier vs in-process limits, BentoML, gateway; level 0 vs 1; pipeline soak; start-up (~12 min)
+	$(BIN)/python -m bench.peers.compare --seconds 2 --repeats 2 --candidate
 	$(BENCH_VENV)/bin/python bench/peers/plot.py build/bench/peers.json docs/img
 	$(BIN)/python bench/pipeline.py --cameras $(BENCH_CAMERAS) --seconds 30 --fail-at 10 --fail-for 8
 	$(BIN)/python bench/pipeline.py --cameras $(BENCH_CAMERAS) --seconds 300 --levels 1
+	$(BIN)/python bench/startup.py --repeats 3
+
+.PHONY: bench-soak
+bench-soak: model ## the classifier's RSS every 30 s under 10 minutes of load (c=8, both models, both sizes)
+	$(BIN)/python -m bench.peers.soak --seconds 600 --concurrency 8
 
 .PHONY: bench-quick
 bench-quick: model ## the classifier against its in-process limits at 640x480, c=1 and 8 (under a minute)

@@ -32,6 +32,7 @@ from stack.processes import RedisServer
 ROOT = Path(__file__).resolve().parents[2]
 SIZES = {"640x480": (640, 480), "1920x1080": (1920, 1080)}
 FP32, INT8 = "efficientnet-lite0-pets", "efficientnet-lite0-pets-int8"
+CANDIDATE = "efficientnet-lite2-pets"  # the shipped candidate: larger, 260x260 input
 REDIS: list[RedisServer] = []  # the gateway's, stopped at the end
 
 
@@ -151,6 +152,8 @@ def targets(args: argparse.Namespace) -> tuple[list[servers.Server], list[tuple[
         chosen.append(("classifier fp32", clf, FP32))
         if args.int8:
             chosen.append(("classifier int8", clf, INT8))
+        if args.candidate:
+            chosen.append(("classifier candidate (Lite2)", clf, CANDIDATE))
         if "gateway" in args.servers:
             redis = RedisServer(ROOT / "build" / "bench" / "redis")
             redis.start()
@@ -179,6 +182,11 @@ def targets(args: argparse.Namespace) -> tuple[list[servers.Server], list[tuple[
         )
         if args.int8:
             chosen.append(("in-process limit int8 (2 proc x 1 thread)", ("inproc", 2, 1), INT8))
+        if args.candidate:
+            limit = ("inproc", 2, 1)
+            chosen.append(
+                ("in-process limit candidate (Lite2, 2 proc x 1 thread)", limit, CANDIDATE)
+            )
     return started, chosen
 
 
@@ -218,6 +226,7 @@ def main() -> None:
     parser.add_argument("--before", help="also a classifier from this git revision (A/B)")
     parser.add_argument("--int8", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--no-in-process", action="store_true")
+    parser.add_argument("--candidate", action="store_true", help="also the Lite2 candidate")
     parser.add_argument("--env", nargs="*", default=[], help="CLASSIFIER_X=Y for the classifier")
     parser.add_argument("--bento-workers", type=int, default=2)
     parser.add_argument("--bento-threads", type=int, default=1)

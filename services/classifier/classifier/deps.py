@@ -32,7 +32,7 @@ FeedbackDep = Annotated[FeedbackDesk, Depends(from_state("feedback"))]
 CatalogDep = Annotated[Catalog, Depends(from_state("catalog"))]
 
 
-def camera_id(
+async def camera_id(
     x_camera_id: Annotated[
         str | None, Header(description="The camera the image is from (A/B stickiness).")
     ] = None,
@@ -40,7 +40,7 @@ def camera_id(
     return sane_token(x_camera_id)
 
 
-def key_id(
+async def key_id(
     x_key_id: Annotated[
         str | None, Header(description="The caller's API key id (the gateway sets it).")
     ] = None,
