@@ -94,7 +94,7 @@ typecheck: venv ## mypy, strict
 	$(BIN)/mypy libs/shelter-kit/src libs/shelter-kit/tests stack services tools bench tests
 
 BENCH_VENV ?= build/bench-venv
-BENCH_CAMERAS ?= 40
+BENCH_CAMERAS ?= 30
 $(BENCH_VENV)/.installed: bench/requirements.txt libs/shelter-kit/pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet -r bench/requirements.txt
