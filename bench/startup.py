@@ -25,18 +25,20 @@ import httpx  # noqa: E402
 
 from stack.local import LocalStack  # noqa: E402
 from stack.ports import Ports, free_port  # noqa: E402
+from stack.processes import ServiceProcess  # noqa: E402
 
 
-def time_to_ready(url: str, timeout: float = 60) -> float:
+def time_to_ready(service: ServiceProcess, timeout: float = 60) -> float:
+    """Seconds from now to the service's first /readyz 200 (ProcessExited if it dies)."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
+            if service.ready():
                 return time.monotonic() - started
         except httpx.HTTPError:
             pass
         time.sleep(0.01)
-    raise TimeoutError(url)
+    raise TimeoutError(service.name)
 
 
 def main() -> None:
@@ -56,14 +58,12 @@ def main() -> None:
     results: dict[str, list[float]] = {}
     try:
         stack.start()
-        for service in stack.services():
-            running = next(c for c in stack.children if c.name == service.name)
+        for service in [c for c in stack.children if isinstance(c, ServiceProcess)]:
             for _ in range(args.repeats):
-                running.stop(grace_s=15)
+                service.stop(grace_s=15)
                 time.sleep(0.5)  # the port is released, the machine is quiet again
-                running.spawn()  # type: ignore[attr-defined]
-                seconds = time_to_ready(f"{service.url}/readyz")
-                results.setdefault(service.name, []).append(seconds)
+                service.spawn()
+                results.setdefault(service.name, []).append(time_to_ready(service))
     finally:
         stack.stop()
     print("| service | process start to ready, s (each run) | median |")

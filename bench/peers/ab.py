@@ -3,7 +3,8 @@
 Each variant is `name:KEY=VALUE,...`: the environment of one classifier process (CLASSIFIER_*
 settings), plus `REV=<git revision>` for the classifier as it was at that commit. Every round
 drives each variant for `--seconds` in turn, the order reversed on odd rounds; the summary is
-the median over the rounds, with every round's images/s, so the noise is in plain view.
+the median over the rounds, with every round's images/s, so the noise is in plain view. Each
+point is `compare.point` (a short warm-up, then the measured window), as in the side-by-side run.
 
     .venv/bin/python -m bench.peers.ab --concurrency 8 --rounds 6 \
         now: old:REV=9084bfe b4:CLASSIFIER_MAX_BATCH_SIZE=4
@@ -13,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from bench.peers import loadgen, procs, servers
-from bench.peers.compare import FP32, SIZES, make_jpeg
+from bench.peers import servers
+from bench.peers.compare import FP32, SIZES, make_jpeg, point
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "build" / "models"
@@ -45,25 +46,12 @@ def main() -> None:
     (ROOT / "build" / "bench").mkdir(parents=True, exist_ok=True)
     started = [variant(spec).start() for spec in args.variants]
     jpeg = make_jpeg(SIZES[args.size])
-    rows: dict[str, list[tuple[float, float, float, float, float]]] = {s.name: [] for s in started}
+    rows: dict[str, list[dict[str, Any]]] = {s.name: [] for s in started}
     try:
-        for server in started:  # warm-up
-            request = server.request(jpeg, args.model)
-            loadgen.run(server.port, request, concurrency=args.concurrency, seconds=1.0)
         for round_ in range(args.rounds):
             for server in started if round_ % 2 == 0 else started[::-1]:
-                assert server.proc is not None
-                pid = server.proc.pid
-                before = procs.cpu_seconds(pid)
                 request = server.request(jpeg, args.model)
-                out = loadgen.run(
-                    server.port, request, concurrency=args.concurrency, seconds=args.seconds
-                )
-                cpu = (procs.cpu_seconds(pid) - before) / args.seconds * 100
-                rss = procs.rss_mb(pid)
-                rows[server.name].append(
-                    (out.rate, out.percentile(0.5), out.percentile(0.99), cpu, rss)
-                )
+                rows[server.name].append(point(server, request, args.concurrency, args.seconds))
     finally:
         for server in started:
             server.stop()
@@ -71,14 +59,14 @@ def main() -> None:
     for server in started:
         got = rows[server.name]
 
-        def median(i: int, got: Sequence[tuple[float, ...]] = got) -> float:
-            return statistics.median(row[i] for row in got)
+        def median(key: str, got: list[dict[str, Any]] = got) -> float:
+            return float(statistics.median(row[key] for row in got))
 
-        rates = " ".join(f"{row[0]:.0f}" for row in got)
+        rates = " ".join(f"{row['rate']:.0f}" for row in got)
         print(
-            f"{server.name:12s} images/s {median(0):6.1f} ({rates})  p50 {median(1):.1f} ms"
-            f"  p99 {median(2):.0f} ms  CPU {median(3):.0f}%"
-            f"  RSS {max(row[4] for row in got):.0f} MB  start {server.started_s:.2f} s"
+            f"{server.name:12s} images/s {median('rate'):6.1f} ({rates})"
+            f"  p50 {median('p50'):.1f} ms  p99 {median('p99'):.0f} ms  CPU {median('cpu'):.0f}%"
+            f"  RSS {max(row['rss_mb'] for row in got):.0f} MB  start {server.started_s:.2f} s"
         )
 
 

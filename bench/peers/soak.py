@@ -33,10 +33,10 @@ def main() -> None:
         server.request(make_jpeg(SIZES[size]), model) for size in SIZES for model in (FP32, INT8)
     ]
     samples: list[tuple[float, float, float]] = []
+    per = args.every / len(requests)
     start = time.monotonic()
     try:
         while time.monotonic() - start < args.seconds:
-            per = args.every / len(requests)
             count = 0
             for request in requests:
                 out = loadgen.run(server.port, request, concurrency=args.concurrency, seconds=per)

@@ -90,7 +90,7 @@ def decide(probabilities: np.ndarray, other_threshold: float) -> list[Prediction
 
 
 class ModelRuntime:
-    """ONNX Runtime sessions for one model version. ``predict`` and ``infer`` are thread-safe.
+    """The ONNX Runtime session of one model version. ``predict`` and ``infer`` are thread-safe.
 
     One session of ``intra_op_threads`` (the service: one per core, no spinning), which the
     micro-batcher's threads share: a batch that runs alone gets every thread, two batches at

@@ -79,10 +79,8 @@ class ServedModel:
     async def classify(self, data: bytes, *, max_pixels: int) -> tuple[Prediction, np.ndarray]:
         """Image bytes through the micro-batcher, decoded on its inference thread (what it
         raises for a bad image fails this image only); returns the tensor too, for copies."""
-        prediction, tensor = await self._counted(
-            self.batcher.submit_image(functools.partial(self._preprocess, data, max_pixels))
-        )
-        return prediction, tensor
+        prepare = functools.partial(self._preprocess, data, max_pixels)
+        return await self._counted(self.batcher.submit_image(prepare))
 
     async def infer(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run the raw graph on the caller's own batch, on an inference thread."""
