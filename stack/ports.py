@@ -1,15 +1,54 @@
-"""Ports: the ones `make run` uses, whether they are free, and a free one for a test."""
+"""Ports: the ones `make run` uses, whether they are free, and a free one for a test.
+
+`free_port` is our own few lines, not `bind(("", 0))`: the kernel hands a port 0 bind one from
+its ephemeral range, the same range every outgoing connection draws its local port from, so in
+a busy test run a client socket could take the port between the pick and the server's own bind
+(a CI run lost the fuzz stack's classifier that way: EADDRINUSE). Ports picked here lie below
+that range, where no outgoing connection lands, and are never handed out twice by one process.
+"""
 
 from __future__ import annotations
 
+import random
 import socket
 from dataclasses import dataclass
+from pathlib import Path
+
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LOWEST = 10000  # above the well-known and most registered servers' ports
+_handed_out: set[int] = set()
+
+
+def ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (Linux; elsewhere the IANA one, 49152)."""
+    try:
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 49152
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free on 127.0.0.1 now, below the ephemeral range, not handed out before here."""
+    high = ephemeral_low() - 1
+    for _ in range(1000):
+        port = random.randint(LOWEST, high)
+        if port not in _handed_out and port_free(port):
+            _handed_out.add(port)
+            return port
+    raise RuntimeError(f"no free port between {LOWEST} and {high}")
+
+
+def free_block(size: int = 10) -> int:
+    """The first of `size` consecutive ports, all free now and none handed out before here
+    (the launcher's layout: the gateway on the first, the services next, the simulator last)."""
+    high = ephemeral_low() - size
+    for _ in range(1000):
+        base = random.randint(LOWEST, high) // 10 * 10
+        block = set(range(base, base + size))
+        if not block & _handed_out and all(port_free(port) for port in block):
+            _handed_out.update(block)
+            return base
+    raise RuntimeError(f"no block of {size} free ports between {LOWEST} and {high}")
 
 
 def port_free(port: int) -> bool:

@@ -18,7 +18,7 @@ import httpx
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from stack.local import LocalStack
-from stack.ports import Ports, port_free
+from stack.ports import Ports, free_block
 from tests.servers import ROOT, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -31,20 +31,11 @@ PHOTOS = ROOT / "data" / "sample"
 FAST_ALERTS = {"AGGREGATOR_MISMATCH_AFTER_S": "1", "AGGREGATOR_CAMERA_OFFLINE_ALERT_S": "20"}
 
 
-def port_base() -> int:
-    """A block of ten free ports (the launcher's layout: gateway, four services, +9 simulator)."""
-    for _ in range(50):
-        base = free_port()
-        if base + 10 < 65535 and all(port_free(p) for p in range(base, base + 10)):
-            return base
-    raise RuntimeError("no block of ten free ports")
-
-
 @contextmanager
 def running_stack(var_dir: Path, *, poll_interval_s: float = 3.0) -> Iterator[LocalStack]:
     stack = LocalStack(
         var_dir=var_dir,
-        ports=Ports.from_base(port_base(), free_port()),
+        ports=Ports.from_base(free_block(), free_port()),
         api_key=ADMIN_KEY,
         photos=PHOTOS,
         model_dir=ROOT / "build" / "models",

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from stack.ports import port_free
+from stack.ports import free_block, port_free
 from tests.servers import ROOT, eventually, free_port
 
 pytestmark = pytest.mark.slow
@@ -86,11 +86,7 @@ def start_run(var_dir: Path, base: int, redis_port: int) -> Run:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    base = eventually(
-        lambda: next((b for b in [free_port() // 10 * 10] if b < 65000 and port_block_free(b)), 0),
-        timeout=10,
-        what="a free block of ports",
-    )
+    base = free_block()
     var_dir = tmp_path_factory.mktemp("run") / "var"
     run = start_run(var_dir, base, free_port())
     yield run
