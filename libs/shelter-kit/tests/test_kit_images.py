@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
+import sys
 import zlib
 
 import pytest
 from PIL import Image
 
-from shelter_kit import images
+from shelter_kit import images, magic
 from shelter_kit.errors import FrameTooLarge, FrameTypeRefused, FrameUnreadable
 
 
@@ -80,3 +82,23 @@ def test_the_pixel_budget_is_a_rule() -> None:
     rules = images.FrameRules(max_pixels=1000)
     with pytest.raises(FrameTooLarge):
         images.open_frame(encode((64, 48), "PNG"), rules=rules)
+
+
+@pytest.mark.parametrize(("fmt", "kind"), [("JPEG", "image/jpeg"), ("PNG", "image/png"),
+                                           ("WEBP", "image/webp")])  # fmt: skip
+def test_magic_names_each_accepted_type_from_its_first_bytes(fmt: str, kind: str) -> None:
+    head = encode((32, 32), fmt)[: magic.HEAD_BYTES]
+    assert magic.image_type(head) == kind
+    assert images.sniff(head) == kind
+
+
+@pytest.mark.parametrize("head", [b"", b"\xff\xd8", b"GIF89a", b"RIFF\0\0\0\0WAVE", b"PK\x03\x04"])
+def test_magic_names_nothing_else(head: bytes) -> None:
+    assert magic.image_type(head) is None
+
+
+def test_magic_needs_no_pillow() -> None:
+    """The batch service pins the kit without the `[images]` extra."""
+    code = "import sys; sys.modules['PIL'] = None; import shelter_kit.magic as m; print(m.__name__)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr

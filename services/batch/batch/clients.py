@@ -22,10 +22,10 @@ from batch.errors import (
     Transient,
     UnknownModel,
 )
-from batch.images import image_type
 from batch.jobs import TargetModel
 from batch.schemas import ArchivePageRead, BatchRead, ModelListRead, ModelRead
 from shelter_kit.context import outbound_headers
+from shelter_kit.magic import image_type
 
 OUTAGE = {429, 502, 503, 504}
 M = TypeVar("M", bound=BaseModel)

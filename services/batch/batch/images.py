@@ -1,10 +1,12 @@
-"""What a blob of bytes is, from its first bytes: an image the classifier takes, an archive (never
-expanded when it sits inside another), or neither. The full decode is the classifier's job: an
-image that only looks like one fails there, per item (`corrupt-image`)."""
+"""What a blob of bytes is, from its first bytes: an image the classifier takes (the kit's
+`magic.image_type`, the same answer camera-ingest and the classifier start from), an archive
+(never expanded when it sits inside another), or neither. The full decode is the classifier's
+job: an image that only looks like one fails there, per item (`corrupt-image`)."""
 
 from __future__ import annotations
 
 from batch.errors import ItemFailed
+from shelter_kit.magic import image_type
 
 SNIFF_BYTES = 512  # enough for the tar magic at offset 257
 
@@ -17,17 +19,6 @@ _ARCHIVES = (
     (b"7z\xbc\xaf\x27\x1c", "7z"),
     (b"Rar!\x1a\x07", "rar"),
 )
-
-
-def image_type(head: bytes) -> str | None:
-    """`image/jpeg`, `image/png`, `image/webp`, or None."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    return None
 
 
 def archive_type(head: bytes) -> str | None:

@@ -12,6 +12,7 @@ Modules, one idea each:
 - `bodies`      bounded request-body readers (framework-free)
 - `bodylimit`   the cap on bodies a route reads whole (JSON, forms, text) and on URLs
 - `store`       the Redis client with its reconnect-once rule and error translation
+- `magic`       the accepted image type a blob's first bytes announce (no Pillow)
 - `images`      what a valid frame is, once for ingest and the classifier (extra `[images]`)
 - `deps`        `Annotated` dependencies that reach the parts a lifespan put on app.state
 - `docs`        Swagger UI from local files (the pinned `fastapi-offline`'s): `/docs` offline

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from shelter_kit.errors import FrameTooLarge, FrameTypeRefused, FrameUnreadable
+from shelter_kit.magic import image_type
 
 ACCEPTED_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 GENERIC_TYPES = frozenset({"", "application/octet-stream"})
@@ -67,14 +68,8 @@ def declared_type(content_type: str | None) -> str:
 
 
 def sniff(data: bytes) -> str | None:
-    """The accepted image type the magic bytes announce, or None."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
+    """The accepted image type the magic bytes announce, or None (`magic.image_type`)."""
+    return image_type(data)
 
 
 def check_type(data: bytes, declared: str) -> str:
