@@ -135,7 +135,9 @@ def test_frames_wait_for_a_classifier_scaled_from_zero(stack: Stack, sample_dir:
     streamer.join()
     assert streamer.statuses == [202] * 30  # the outbox takes them with no classifier at all
     assert stack.outbox()["depth"] == 30
-    assert all(stack.observations(space) is None for space in streamer.accepted)
+    # nothing classified: a space is unknown (404) or, once the aggregator's camera watch has
+    # listed the camera that names it, known with 0 observations (a CI run saw the latter)
+    assert not any(stack.observations(space) for space in streamer.accepted)
     stack.compose("up", "-d", "--no-deps", "--scale", f"classifier={REPLICAS}", "classifier")
     stack.wait_delivered(streamer.accepted)
     assert len(stack.containers("classifier")) == REPLICAS
