@@ -216,6 +216,7 @@ def fast_settings(redis_url: str, downstream_url: str, **overrides: Any) -> Sett
         "retry_base_s": 0.02,
         "retry_max_s": 0.2,
         "breaker_failures": 3,
+        "max_server_errors": 3,  # <= breaker_failures, as the defaults (5, 5): see config.py
         "breaker_reset_s": 0.3,
         "read_block_ms": 100,
         "reclaim_min_idle_s": 1.0,

@@ -166,6 +166,30 @@ async def test_a_poison_frame_is_dead_after_repeated_500s_and_others_flow(
     await wait_status(client, poison, "delivered")
 
 
+async def test_a_classifier_answering_500_to_every_frame_dead_letters_none(
+    downstream: Downstream, redis_url: str
+) -> None:
+    """An outage answered with 500s (a CI run lost a frame this way): the breaker opens, and
+    the frame that probes it each half-open is not poison however many probes it makes."""
+    settings = fast_settings(redis_url, downstream.url, max_server_errors=5)
+    downstream.classifier_status = 500
+    async with app_client(create_app(settings)) as client:
+        await add_camera(client, "c10")
+        frames = [await push(client, "c10", seed) for seed in (100, 200)]
+        assert len(set(frames)) == len(frames)  # seeds apart: the same bytes are one frame
+
+        async def probed_enough() -> bool:  # one of the two made 5+ of these probes
+            return len(downstream.predictions) >= len(frames) + 4 * settings.max_server_errors
+
+        await eventually(probed_enough, within=30, what="the breaker probed many times")
+        statuses = [await frame_status(client, frame_id) for frame_id in frames]
+        assert statuses == ["queued"] * len(frames)
+        downstream.classifier_status = 200
+        for frame_id in frames:
+            await wait_status(client, frame_id, "delivered")
+    assert sorted(downstream.observations) == sorted(frames)
+
+
 async def test_aggregator_409_counts_as_delivered(
     client: httpx.AsyncClient, downstream: Downstream
 ) -> None:

@@ -52,7 +52,10 @@ class Settings(BaseSettings):
     retry_max_s: float = Field(10.0, gt=0)
     max_attempts: int = Field(0, ge=0, description="0: retry transient failures forever")
     max_server_errors: int = Field(
-        5, ge=0, description="same frame answered 500 (not 502/503/504) N times in a row -> dead"
+        5,
+        ge=0,
+        description="same frame answered 500 (not 502/503/504) N times in a row, the breaker "
+        "closed, -> dead (a frame alone dies only if N <= breaker_failures)",
     )
     breaker_failures: int = Field(5, gt=0, description="consecutive failures that open it")
     breaker_reset_s: float = Field(5.0, gt=0, description="open -> half-open after this")

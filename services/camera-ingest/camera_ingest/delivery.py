@@ -1,9 +1,12 @@
 """The delivery workers: take a frame from the outbox, classify it, post the observation, and
 only then XACK. Transient failures retry with exponential backoff and jitter behind a circuit
 breaker per downstream; permanent ones send the frame to the dead-letter set, and so does a frame
-the same downstream answers 500 for `max_server_errors` times in a row (a poison frame).
-Outages (no answer, 502/503/504, breaker open) never dead-letter a frame. Before each downstream
-call the worker refreshes its claim on the entry and stops if another consumer took it over.
+the same downstream answers 500 for `max_server_errors` times in a row (a poison frame) while
+its breaker is closed. Outages (no answer, 502/503/504, breaker open) never dead-letter a frame,
+nor does a 500 to the breaker's half-open probe: a downstream answering 500 to every frame opens
+the breaker, and the frame that happens to probe it each time is not poison for that. Before
+each downstream call the worker refreshes its claim on the entry and stops if another consumer
+took it over.
 A delivered frame is handed to the archive (best effort: it never fails a delivery) before its
 bytes leave Redis."""
 
@@ -213,9 +216,15 @@ class Deliverer:
         attempt (timeouts of both calls) plus a pause can outlast the reclaim idle time."""
         if not await self.outbox.heartbeat(self.consumer, entry):
             raise EntryLost(f"entry {entry.message_id} is no longer ours")
+        breaker = self.breakers[service]
+        probe = breaker.state != "closed"
         try:
-            result = await self.breakers[service].call(fn)
+            result = await breaker.call(fn)
         except CircuitOpen:
+            raise
+        except ServerErrorAnswer as exc:
+            self.metrics.downstream_calls.labels(service, "transient").inc()
+            exc.probe = probe
             raise
         except TransientDownstreamError:
             self.metrics.downstream_calls.labels(service, "transient").inc()
@@ -236,7 +245,8 @@ class Deliverer:
             await self._dead(entry, f"gave up after {attempts} attempts: {exc}")
             return True
         limit = self.policy.max_server_errors
-        if isinstance(exc, ServerErrorAnswer) and limit and streak.add(exc.service) >= limit:
+        poison_sign = isinstance(exc, ServerErrorAnswer) and not exc.probe
+        if poison_sign and limit and streak.add(exc.service) >= limit:
             await self._dead(entry, f"poison frame: {limit} server errors in a row: {exc}")
             return True
         log.info(

@@ -173,6 +173,10 @@ class CircuitOpen(TransientDownstreamError):
 class ServerErrorAnswer(TransientDownstreamError):
     """The downstream answered a 5xx that may be about this frame (not an outage status)."""
 
+    probe = False
+    """Answered to the breaker's half-open probe: the downstream was failing every frame just
+    before, so this 500 says it still is, not that this frame is poison."""
+
 
 class PermanentDownstreamError(DownstreamError):
     pass
