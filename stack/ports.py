@@ -29,21 +29,15 @@ def ephemeral_low() -> int:
 
 def free_port() -> int:
     """A port free on 127.0.0.1 now, below the ephemeral range, not handed out before here."""
-    high = ephemeral_low() - 1
-    for _ in range(1000):
-        port = random.randint(LOWEST, high)
-        if port not in _handed_out and port_free(port):
-            _handed_out.add(port)
-            return port
-    raise RuntimeError(f"no free port between {LOWEST} and {high}")
+    return free_block(1)
 
 
 def free_block(size: int = 10) -> int:
     """The first of `size` consecutive ports, all free now and none handed out before here
-    (the launcher's layout: the gateway on the first, the services next, the simulator last)."""
+    (10: the launcher's layout, the gateway on the first, the services next, the simulator last)."""
     high = ephemeral_low() - size
     for _ in range(1000):
-        base = random.randint(LOWEST, high) // 10 * 10
+        base = random.randint(LOWEST, high)
         block = set(range(base, base + size))
         if not block & _handed_out and all(port_free(port) for port in block):
             _handed_out.update(block)

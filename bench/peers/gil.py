@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import resource
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -25,33 +24,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _threads(model: str, jpeg: bytes, shared: bool, seconds: float, out: Any) -> None:
-    sys.path.insert(0, str(ROOT / "services" / "classifier"))
-    from classifier.model import ModelInfo, ModelRuntime
-    from classifier.preprocess import preprocess, resize_for
-
-    info = ModelInfo.from_dir(Path(model))
-    runtimes = [ModelRuntime(info, intra_op_threads=1) for _ in range(1 if shared else 2)]
-    for runtime in runtimes:
-        runtime.load()
-    runtimes = runtimes * 2 if shared else runtimes
-    _, height, width = runtimes[0].image_shape
-    resize = resize_for((height, width), info.preprocessing.get("resize_to"))
+    first = inprocess.classify_fn(model, threads=1)
+    classifiers = [first, first] if shared else [first, inprocess.classify_fn(model, threads=1)]
     counts = [0, 0]
-
-    def classify(i: int) -> None:
-        tensor = preprocess(
-            jpeg, max_pixels=inprocess.MAX_PIXELS, crop=(height, width), resize=resize
-        )
-        runtimes[i].predict(tensor[None])
 
     def loop(i: int, deadline: float) -> None:
         while time.perf_counter() < deadline:
-            classify(i)
+            classifiers[i](jpeg)
             counts[i] += 1
 
     for _ in range(5):
-        classify(0)
-        classify(1)
+        for warm in classifiers:
+            warm(jpeg)
     before = resource.getrusage(resource.RUSAGE_SELF)
     deadline = time.perf_counter() + seconds
     workers = [threading.Thread(target=loop, args=(i, deadline)) for i in range(2)]

@@ -222,12 +222,10 @@ class Deliverer:
             result = await breaker.call(fn)
         except CircuitOpen:
             raise
-        except ServerErrorAnswer as exc:
+        except TransientDownstreamError as exc:
             self.metrics.downstream_calls.labels(service, "transient").inc()
-            exc.probe = probe
-            raise
-        except TransientDownstreamError:
-            self.metrics.downstream_calls.labels(service, "transient").inc()
+            if isinstance(exc, ServerErrorAnswer):
+                exc.probe = probe
             raise
         except PermanentDownstreamError:
             self.metrics.downstream_calls.labels(service, "permanent").inc()
